@@ -1,0 +1,107 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"gocloud.dev/blob"
+
+	"github.com/wharf-gw/wharf/storage/acl"
+)
+
+// Upload tuning defaults and limits.
+const (
+	DefaultPartSize    = 8 << 20
+	MinPartSize        = 5 << 20 // S3's smallest multipart part
+	MaxPartSize        = 512 << 20
+	DefaultConcurrency = 4
+	MaxConcurrency     = 64
+	// maxCopySize is the largest object one CopyObject call may copy.
+	maxCopySize = 5 << 30
+)
+
+// BackendOptions tunes one backend.
+type BackendOptions struct {
+	// Prefix is prepended to every key; "" or ending in "/".
+	Prefix string
+	// PartSize is the size of an upload part (and of a multipart copy
+	// part). Default DefaultPartSize; a multiple of 1 MiB in
+	// [MinPartSize, MaxPartSize].
+	PartSize int64
+	// Concurrency is the number of parts one upload sends at once.
+	// Default DefaultConcurrency.
+	Concurrency int
+	// S3Bucket is the bucket's name when the bucket was opened with the
+	// s3blob driver. It enables the native S3 paths: multipart uploads
+	// that are aborted when a write fails, and multipart server-side copy
+	// of objects above 5 GB.
+	S3Bucket string
+
+	// copyThreshold overrides maxCopySize in tests.
+	copyThreshold int64
+}
+
+// Backend is a named bucket that mounts refer to.
+type Backend struct {
+	name   string
+	bucket *blob.Bucket
+	opts   BackendOptions
+	s3     *s3Native // nil unless the bucket is S3
+}
+
+// NewBackend wraps an open bucket. The caller keeps ownership of bucket and
+// closes it after the VFS is no longer used.
+func NewBackend(name string, bucket *blob.Bucket, opts BackendOptions) (*Backend, error) {
+	if name == "" {
+		return nil, errors.New("backend name is required")
+	}
+	if bucket == nil {
+		return nil, fmt.Errorf("backend %q: no bucket", name)
+	}
+	if opts.Prefix != "" {
+		if err := acl.ValidatePrefix(opts.Prefix); err != nil {
+			return nil, fmt.Errorf("backend %q: %w", name, err)
+		}
+	}
+	if opts.PartSize == 0 {
+		opts.PartSize = DefaultPartSize
+	}
+	if opts.PartSize < MinPartSize || opts.PartSize > MaxPartSize || opts.PartSize%chunkSize != 0 {
+		return nil, fmt.Errorf("backend %q: part size %d must be a multiple of 1 MiB between %d MiB and %d MiB",
+			name, opts.PartSize, MinPartSize>>20, MaxPartSize>>20)
+	}
+	if opts.Concurrency == 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.Concurrency < 1 || opts.Concurrency > MaxConcurrency {
+		return nil, fmt.Errorf("backend %q: concurrency %d must be between 1 and %d", name, opts.Concurrency, MaxConcurrency)
+	}
+	if opts.copyThreshold == 0 {
+		opts.copyThreshold = maxCopySize
+	}
+	b := &Backend{name: name, bucket: bucket, opts: opts}
+	if opts.S3Bucket != "" {
+		var client *s3.Client
+		if !bucket.As(&client) {
+			return nil, fmt.Errorf("backend %q: s3 bucket name given but the bucket is not an S3 bucket", name)
+		}
+		b.s3 = &s3Native{client: client, bucket: opts.S3Bucket}
+	}
+	return b, nil
+}
+
+// Name returns the backend's configured name.
+func (b *Backend) Name() string { return b.name }
+
+// Check performs a real round trip to the backend: a missing key's
+// attributes are requested, and anything but "not found" is an error
+// wrapping ErrUnavailable.
+func (b *Backend) Check(ctx context.Context) error {
+	_, err := b.bucket.Attributes(ctx, b.opts.Prefix+".wharf-health-check")
+	if err == nil || isNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("backend %q: %w", b.name, classify(err))
+}

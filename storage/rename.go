@@ -1,0 +1,201 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"gocloud.dev/blob"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wharf-gw/wharf/storage/acl"
+)
+
+// renameWorkers bounds the copies and deletes one directory rename runs at
+// once.
+const renameWorkers = 8
+
+// Rename moves a file or a directory. It needs Rename at both ends, and
+// Overwrite at the destination when it replaces a file. Objects are copied
+// server-side (through this process between different backends) and then
+// deleted; a directory rename that fails while copying removes what it
+// copied and leaves the source whole, and any failure is returned. Mount
+// points, directories leading to them, and directories with rules of their
+// own below them cannot be moved; an existing directory cannot be replaced.
+func (s *Session) Rename(ctx context.Context, from, to string) error {
+	const op = "rename"
+	src, err := s.resolve(op, from)
+	if err != nil {
+		return err
+	}
+	dst, err := s.resolve(op, to)
+	if err != nil {
+		return err
+	}
+	if err := s.check(op, src, acl.Rename); err != nil {
+		return err
+	}
+	if err := s.check(op, dst, acl.Rename); err != nil {
+		return err
+	}
+	if s.policy.IsMountAncestor(src.path) {
+		return pathErr(op, src.path, ErrPermission)
+	}
+	if s.policy.IsMountAncestor(dst.path) {
+		return pathErr(op, dst.path, ErrPermission)
+	}
+	fi, err := s.stat(ctx, src)
+	if err != nil {
+		return pathErr(op, src.path, err)
+	}
+	if src.path == dst.path {
+		return nil
+	}
+	if err := s.statDir(ctx, s.parent(dst)); err != nil {
+		return pathErr(op, dst.path, err)
+	}
+	dfi, err := s.stat(ctx, dst)
+	switch {
+	case err == nil && (fi.dir || dfi.dir):
+		if fi.dir {
+			return pathErr(op, dst.path, ErrExist)
+		}
+		return pathErr(op, dst.path, ErrIsDir)
+	case err == nil:
+		if err := s.check(op, dst, acl.Overwrite); err != nil {
+			return err
+		}
+	case !errors.Is(err, ErrNotExist):
+		return pathErr(op, dst.path, err)
+	}
+	if !fi.dir {
+		if err := copyKey(ctx, src.be, src.key(), fi.size, dst.be, dst.key()); err != nil {
+			return pathErr(op, src.path, classify(err))
+		}
+		if err := src.bucket().Delete(ctx, src.key()); err != nil && !isNotFound(err) {
+			return pathErr(op, src.path, fmt.Errorf("copied but could not delete the source: %w", classify(err)))
+		}
+		return nil
+	}
+	if acl.Within(dst.path, src.path) {
+		return pathErr(op, dst.path, fmt.Errorf("%w: cannot move a directory into itself", ErrInvalidName))
+	}
+	if s.policy.HasRulesBelow(src.path) || s.policy.HasRulesBelow(dst.path) {
+		s.log.Debug("denied", "op", op, "path", src.path, "reason", "rules below the directory")
+		return pathErr(op, src.path, ErrPermission)
+	}
+	if err := renameDir(ctx, src, dst); err != nil {
+		return pathErr(op, src.path, err)
+	}
+	return nil
+}
+
+// renameDir copies every object below src to dst, then deletes the
+// sources. Listing and copying stream: memory does not grow with the
+// number of objects.
+func renameDir(ctx context.Context, src, dst loc) error {
+	sp, dp := src.dirPrefix(), dst.dirPrefix()
+	if err := dst.bucket().WriteAll(ctx, dp, nil, markerOpts); err != nil {
+		return classify(err)
+	}
+	err := forEachObject(ctx, src.bucket(), sp, func(ctx context.Context, o *blob.ListObject) error {
+		switch {
+		case o.Key == sp:
+			return nil // the marker: written above
+		case strings.HasSuffix(o.Key, "/"):
+			// A marker is written anew: some S3 servers refuse to copy one.
+			return dst.bucket().WriteAll(ctx, dp+strings.TrimPrefix(o.Key, sp), nil, markerOpts)
+		}
+		return copyKey(ctx, src.be, o.Key, o.Size, dst.be, dp+strings.TrimPrefix(o.Key, sp))
+	})
+	if err != nil {
+		// Leave the source whole and remove the partial copy.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_ = deleteAll(cctx, dst.bucket(), dp)
+		return classify(err)
+	}
+	if err := deleteAll(ctx, src.bucket(), sp); err != nil {
+		return fmt.Errorf("copied but could not delete the source: %w", classify(err))
+	}
+	return nil
+}
+
+// forEachObject calls fn for every object below prefix, renameWorkers at
+// a time, and stops at the first error.
+func forEachObject(ctx context.Context, b *blob.Bucket, prefix string, fn func(context.Context, *blob.ListObject) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(renameWorkers)
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(gctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			g.Go(func() error { return err })
+			break
+		}
+		g.Go(func() error { return fn(gctx, o) })
+	}
+	return g.Wait()
+}
+
+// deleteAll deletes every object below prefix and the marker prefix itself.
+func deleteAll(ctx context.Context, b *blob.Bucket, prefix string) error {
+	err := forEachObject(ctx, b, prefix, func(ctx context.Context, o *blob.ListObject) error {
+		if err := b.Delete(ctx, o.Key); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// fileblob does not list the marker of the prefix itself.
+	if err := b.Delete(ctx, prefix); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// copyKey copies one object, keeping its metadata: server-side inside one
+// backend (multipart on S3 above the single-copy limit), streamed through
+// this process between backends.
+func copyKey(ctx context.Context, sbe *Backend, srcKey string, size int64, dbe *Backend, dstKey string) error {
+	if sbe == dbe {
+		if sbe.s3 != nil && size > sbe.opts.copyThreshold {
+			return sbe.s3.copyObject(ctx, dstKey, srcKey, size, sbe.opts.PartSize, nil)
+		}
+		return sbe.bucket.Copy(ctx, dstKey, srcKey, nil)
+	}
+	attrs, err := sbe.bucket.Attributes(ctx, srcKey)
+	if err != nil {
+		return err
+	}
+	return copyAcross(ctx, sbe.bucket, srcKey, dbe.bucket, dstKey, attrs.Metadata)
+}
+
+// copyAcross streams an object from one bucket to another; the destination
+// is committed only when the whole source was read.
+func copyAcross(ctx context.Context, sb *blob.Bucket, srcKey string, db *blob.Bucket, dstKey string, meta map[string]string) error {
+	r, err := sb.NewReader(ctx, srcKey, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := db.NewWriter(wctx, dstKey, &blob.WriterOptions{Metadata: meta, ContentType: "application/octet-stream"})
+	if err != nil {
+		return err
+	}
+	if _, err := w.ReadFrom(r); err != nil {
+		cancel()
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}

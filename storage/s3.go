@@ -1,0 +1,312 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// s3Native does what the portable blob API cannot on S3: multipart uploads
+// that are aborted when they fail (gocloud leaves the parts behind), and
+// server-side copies above 5 GB.
+type s3Native struct {
+	client *s3.Client
+	bucket string
+}
+
+// cleanupTimeout bounds the requests that clean up after a failure; they
+// run even when the caller's context has ended.
+const cleanupTimeout = 30 * time.Second
+
+// s3Meta converts our metadata for a native request.
+func s3Meta(meta map[string]string) map[string]string {
+	if len(meta) == 0 {
+		return nil
+	}
+	return meta // our keys and values are plain ASCII: nothing to escape
+}
+
+// s3Writer streams an object as one PutObject (objects smaller than a part)
+// or as a multipart upload with up to Concurrency parts in flight. Part
+// buffers come from the Budget, so memory per writer is at most
+// (Concurrency+1) × PartSize, and all writers together stay within the
+// budget.
+type s3Writer struct {
+	ctx    context.Context // cancelled on abort
+	s3     *s3Native
+	key    string // escaped
+	opts   BackendOptions
+	budget *Budget
+	meta   func() map[string]string
+
+	cur      *partBuf
+	uploadID string
+	nextPart int32
+	slots    chan struct{}
+	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	parts []types.CompletedPart
+	err   error // first part failure
+}
+
+func (n *s3Native) newWriter(ctx context.Context, key string, opts BackendOptions, budget *Budget, meta func() map[string]string) *s3Writer {
+	return &s3Writer{
+		ctx: ctx, s3: n, key: escapeS3Key(key), opts: opts, budget: budget, meta: meta,
+		slots: make(chan struct{}, opts.Concurrency),
+	}
+}
+
+func (w *s3Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *s3Writer) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if err := w.failed(); err != nil {
+			return written, err
+		}
+		if w.cur == nil {
+			w.cur = &partBuf{budget: w.budget}
+		}
+		k, err := w.cur.fill(w.ctx, p, w.opts.PartSize)
+		written += k
+		p = p[k:]
+		if err != nil {
+			return written, err
+		}
+		if w.cur.n == w.opts.PartSize {
+			if err := w.sendPart(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// sendPart starts the upload of the current buffer as the next part,
+// waiting for a free slot.
+func (w *s3Writer) sendPart() error {
+	if w.uploadID == "" {
+		out, err := w.s3.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
+			Bucket:      aws.String(w.s3.bucket),
+			Key:         aws.String(w.key),
+			ContentType: aws.String("application/octet-stream"),
+			Metadata:    s3Meta(w.meta()),
+		})
+		if err != nil {
+			return fmt.Errorf("create multipart upload: %w", err)
+		}
+		w.uploadID = aws.ToString(out.UploadId)
+	}
+	select {
+	case w.slots <- struct{}{}:
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+	w.nextPart++
+	num, pb := w.nextPart, w.cur
+	w.cur = nil
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { pb.free(); <-w.slots }()
+		out, err := w.s3.client.UploadPart(w.ctx, &s3.UploadPartInput{
+			Bucket:        aws.String(w.s3.bucket),
+			Key:           aws.String(w.key),
+			UploadId:      aws.String(w.uploadID),
+			PartNumber:    aws.Int32(num),
+			Body:          pb.reader(),
+			ContentLength: aws.Int64(pb.n),
+		})
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			if w.err == nil {
+				w.err = fmt.Errorf("upload part %d: %w", num, err)
+			}
+			return
+		}
+		w.parts = append(w.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+	}()
+	return nil
+}
+
+func (w *s3Writer) commit() error {
+	if w.uploadID == "" {
+		if w.cur == nil {
+			w.cur = &partBuf{budget: w.budget}
+		}
+		defer w.cur.free()
+		_, err := w.s3.client.PutObject(w.ctx, &s3.PutObjectInput{
+			Bucket:        aws.String(w.s3.bucket),
+			Key:           aws.String(w.key),
+			Body:          w.cur.reader(),
+			ContentLength: aws.Int64(w.cur.n),
+			ContentType:   aws.String("application/octet-stream"),
+			Metadata:      s3Meta(w.meta()),
+		})
+		if err != nil {
+			return s3Error(err)
+		}
+		return nil
+	}
+	if w.cur != nil && w.cur.n > 0 {
+		if err := w.sendPart(); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	w.wg.Wait()
+	if err := w.failed(); err != nil {
+		w.abort()
+		return s3Error(err)
+	}
+	slices.SortFunc(w.parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
+	_, err := w.s3.client.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(w.s3.bucket),
+		Key:             aws.String(w.key),
+		UploadId:        aws.String(w.uploadID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: w.parts},
+	})
+	if err != nil {
+		w.abort()
+		return s3Error(fmt.Errorf("complete multipart upload: %w", err))
+	}
+	w.uploadID = ""
+	return nil
+}
+
+// abort waits for parts in flight (their context is cancelled by the
+// caller, or they failed) and aborts the multipart upload with a context of
+// its own, so that no part stays behind.
+func (w *s3Writer) abort() {
+	w.wg.Wait()
+	if w.cur != nil {
+		w.cur.free()
+		w.cur = nil
+	}
+	if w.uploadID == "" {
+		return
+	}
+	w.s3.abortUpload(w.ctx, w.key, w.uploadID)
+	w.uploadID = ""
+}
+
+func (n *s3Native) abortUpload(ctx context.Context, escKey, uploadID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_, _ = n.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket:   aws.String(n.bucket),
+		Key:      aws.String(escKey),
+		UploadId: aws.String(uploadID),
+	})
+}
+
+// copyObject copies srcKey to dstKey inside the bucket with UploadPartCopy
+// parts of partSize, as CopyObject is limited to 5 GB. When meta is not nil
+// it replaces the object's metadata; otherwise the source's is kept.
+func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, partSize int64, meta map[string]string) error {
+	dst, src := escapeS3Key(dstKey), escapeS3Key(srcKey)
+	if meta == nil {
+		head, err := n.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(n.bucket), Key: aws.String(src)})
+		if err != nil {
+			return s3Error(err)
+		}
+		meta = head.Metadata
+	}
+	out, err := n.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      aws.String(n.bucket),
+		Key:         aws.String(dst),
+		ContentType: aws.String("application/octet-stream"),
+		Metadata:    meta,
+	})
+	if err != nil {
+		return s3Error(fmt.Errorf("create multipart copy: %w", err))
+	}
+	uploadID := aws.ToString(out.UploadId)
+	parts, err := n.copyParts(ctx, dst, src, uploadID, size, partSize)
+	if err == nil {
+		_, err = n.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket:          aws.String(n.bucket),
+			Key:             aws.String(dst),
+			UploadId:        aws.String(uploadID),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+	}
+	if err != nil {
+		n.abortUpload(ctx, dst, uploadID)
+		return s3Error(err)
+	}
+	return nil
+}
+
+func (n *s3Native) copyParts(ctx context.Context, dst, src, uploadID string, size, partSize int64) ([]types.CompletedPart, error) {
+	source := url.QueryEscape(n.bucket + "/" + src)
+	var parts []types.CompletedPart
+	for off, num := int64(0), int32(1); off < size || num == 1; off, num = off+partSize, num+1 {
+		end := min(off+partSize, size) - 1
+		in := &s3.UploadPartCopyInput{
+			Bucket:     aws.String(n.bucket),
+			Key:        aws.String(dst),
+			UploadId:   aws.String(uploadID),
+			PartNumber: aws.Int32(num),
+			CopySource: aws.String(source),
+		}
+		if size > 0 {
+			in.CopySourceRange = aws.String("bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end, 10))
+		}
+		out, err := n.client.UploadPartCopy(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("copy part %d: %w", num, err)
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(num)})
+	}
+	return parts, nil
+}
+
+// replaceMeta rewrites an object's metadata in place with a server-side
+// copy onto itself.
+func (n *s3Native) replaceMeta(ctx context.Context, key string, size, partSize, copyLimit int64, meta map[string]string) error {
+	if size > copyLimit {
+		return n.copyObject(ctx, key, key, size, partSize, meta)
+	}
+	esc := escapeS3Key(key)
+	_, err := n.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:            aws.String(n.bucket),
+		Key:               aws.String(esc),
+		CopySource:        aws.String(url.QueryEscape(n.bucket + "/" + esc)),
+		Metadata:          meta,
+		MetadataDirective: types.MetadataDirectiveReplace,
+		ContentType:       aws.String("application/octet-stream"),
+	})
+	return s3Error(err)
+}
+
+// s3Error classifies a native S3 error like classify does gocloud's.
+func s3Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nf) {
+		return &backendError{ErrNotExist, err}
+	}
+	return &backendError{ErrUnavailable, err}
+}

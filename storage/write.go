@@ -1,0 +1,229 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/wharf-gw/wharf/storage/acl"
+)
+
+// objectWriter streams one object to a backend. Nothing is visible until
+// commit succeeds; abort discards everything, including partial uploads.
+type objectWriter interface {
+	Write(p []byte) (int, error)
+	commit() error
+	abort()
+}
+
+// errAborted is returned by Write and Close after Abort.
+var errAborted = fmt.Errorf("upload aborted: %w", fs.ErrClosed)
+
+// Writer uploads one file. The file appears (or replaces the previous
+// version) only when Close succeeds; after Abort, a failed Write or a
+// failed Close, the previous version is untouched and nothing is left
+// behind in the backend. A Writer is not safe for concurrent use, except
+// that Abort may be called from another goroutine.
+type Writer struct {
+	s      *Session
+	l      loc
+	ctx    context.Context
+	cancel context.CancelFunc
+	owMu   sync.Mutex // serializes calls into ow
+	ow     objectWriter
+	n      int64
+
+	mu      sync.Mutex
+	done    bool // committed or aborted
+	mtime   time.Time
+	mtimeOK bool // mtime is set and not yet stored
+	started bool // the backend writer exists: metadata is fixed
+}
+
+// Create opens name for writing, replacing an existing file on Close. It
+// needs WriteNew for a new file and Overwrite for an existing one, and the
+// parent directory must exist. The upload is bound to ctx: when ctx ends
+// before Close, the upload is aborted.
+func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
+	const op = "create"
+	l, err := s.resolve(op, name)
+	if err != nil {
+		return nil, err
+	}
+	if l.rel == "" || s.policy.IsMountAncestor(l.path) {
+		return nil, pathErr(op, l.path, ErrIsDir)
+	}
+	want := acl.WriteNew
+	fi, err := s.stat(ctx, l)
+	switch {
+	case err == nil && fi.dir:
+		if !s.visible(l.path) {
+			return nil, pathErr(op, l.path, ErrPermission)
+		}
+		return nil, pathErr(op, l.path, ErrIsDir)
+	case err == nil:
+		want = acl.Overwrite
+	case !errors.Is(err, ErrNotExist):
+		return nil, pathErr(op, l.path, err)
+	}
+	if err := s.check(op, l, want); err != nil {
+		return nil, err
+	}
+	if err := s.statDir(ctx, s.parent(l)); err != nil {
+		return nil, pathErr(op, l.path, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel}
+	if l.be.s3 != nil {
+		w.ow = l.be.s3.newWriter(wctx, l.key(), l.be.opts, s.vfs.opts.Budget, w.metadata)
+	} else {
+		w.ow = &blobWriter{ctx: wctx, bucket: l.bucket(), key: l.key(), meta: w.metadata}
+	}
+	return w, nil
+}
+
+// metadata returns the object metadata to store, fixing it: a time set
+// after this call is stored by Close with a second request.
+func (w *Writer) metadata() map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.started = true
+	if !w.mtimeOK || w.s.vfs.opts.IgnoreTimes {
+		return nil
+	}
+	w.mtimeOK = false
+	return map[string]string{mtimeKey: strconv.FormatInt(w.mtime.UnixNano(), 10)}
+}
+
+// Write streams p to the backend.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.owMu.Lock()
+	w.mu.Lock()
+	done := w.done
+	w.mu.Unlock()
+	if done {
+		w.owMu.Unlock()
+		return 0, pathErr("write", w.l.path, errAborted)
+	}
+	n, err := w.ow.Write(p)
+	w.owMu.Unlock()
+	w.n += int64(n)
+	if err != nil {
+		w.Abort()
+		return n, pathErr("write", w.l.path, classify(err))
+	}
+	return n, nil
+}
+
+// Size returns the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.n }
+
+// SetModTime sets the modification time stored with the file (unless the
+// VFS ignores times). SFTP clients set it before closing the file.
+func (w *Writer) SetModTime(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mtime, w.mtimeOK = t, true
+}
+
+// Close commits the upload. Only a nil error means the file was stored.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return pathErr("close", w.l.path, errAborted)
+	}
+	w.done = true
+	w.mu.Unlock()
+	defer w.cancel()
+	w.owMu.Lock()
+	defer w.owMu.Unlock()
+	if err := w.ctx.Err(); err != nil {
+		w.ow.abort()
+		return pathErr("close", w.l.path, err)
+	}
+	if err := w.ow.commit(); err != nil {
+		return pathErr("close", w.l.path, classify(err))
+	}
+	w.mu.Lock()
+	late, t := w.mtimeOK && !w.s.vfs.opts.IgnoreTimes, w.mtime
+	w.mu.Unlock()
+	if late {
+		if err := w.s.setModTime(w.ctx, w.l, t); err != nil {
+			return pathErr("close", w.l.path, err)
+		}
+	}
+	return nil
+}
+
+// Abort discards the upload; the previous version of the file, if any,
+// stays. It is safe to call more than once and after Close.
+func (w *Writer) Abort() {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	w.done = true
+	w.mu.Unlock()
+	w.cancel() // unblocks a Write in progress
+	w.owMu.Lock()
+	defer w.owMu.Unlock()
+	w.ow.abort()
+}
+
+// blobWriter is the portable writer: gocloud's blob.Writer, opened at the
+// first Write so that metadata set before then is stored with the object.
+type blobWriter struct {
+	ctx    context.Context
+	bucket *blob.Bucket
+	key    string
+	meta   func() map[string]string
+	w      *blob.Writer
+}
+
+func (bw *blobWriter) open() error {
+	if bw.w != nil {
+		return nil
+	}
+	w, err := bw.bucket.NewWriter(bw.ctx, bw.key, &blob.WriterOptions{
+		Metadata:    bw.meta(),
+		ContentType: "application/octet-stream",
+	})
+	if err != nil {
+		return err
+	}
+	bw.w = w
+	return nil
+}
+
+func (bw *blobWriter) Write(p []byte) (int, error) {
+	if err := bw.open(); err != nil {
+		return 0, err
+	}
+	return bw.w.Write(p)
+}
+
+func (bw *blobWriter) commit() error {
+	if err := bw.open(); err != nil {
+		return err
+	}
+	if err := bw.w.Close(); err != nil {
+		return fmt.Errorf("commit %q: %w", bw.key, err)
+	}
+	return nil
+}
+
+// abort relies on the writer's context having been cancelled: gocloud then
+// discards the object on Close.
+func (bw *blobWriter) abort() {
+	if bw.w != nil {
+		_ = bw.w.Close()
+	}
+}
