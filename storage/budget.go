@@ -12,10 +12,10 @@ import (
 // part buffers at once.
 const DefaultUploadBudget = 256 << 20
 
-// Budget bounds the memory that uploads hold in part buffers. Writers take
-// buffer space from it before filling a buffer and give it back when the
-// buffer's data has reached the backend; when the budget is exhausted they
-// wait, so any number of concurrent uploads stays within it.
+// Budget bounds the memory that uploads hold in part buffers. A writer
+// reserves a part's size from it before filling a part and gives it back
+// when the part has reached the backend; when the budget is exhausted
+// writers wait, so any number of concurrent uploads stays within it.
 type Budget struct {
 	limit int64
 	sem   *semaphore.Weighted
@@ -53,21 +53,15 @@ func (b *Budget) Limit() int64 { return b.limit }
 // InUse returns the bytes currently held by writers.
 func (b *Budget) InUse() int64 { return b.used.Load() }
 
-// getChunk takes chunkSize bytes from the budget and returns a buffer of
-// that size, reusing freed ones.
-func (b *Budget) getChunk(ctx context.Context) (*[]byte, error) {
-	if err := b.acquire(ctx, chunkSize); err != nil {
-		return nil, err
-	}
+// getChunk returns a buffer of chunkSize bytes, reusing freed ones. The
+// caller has reserved the memory with acquire.
+func (b *Budget) getChunk() *[]byte {
 	if c, ok := b.pool.Get().(*[]byte); ok {
-		return c, nil
+		return c
 	}
 	c := make([]byte, chunkSize)
-	return &c, nil
+	return &c
 }
 
 // putChunk gives a buffer from getChunk back.
-func (b *Budget) putChunk(c *[]byte) {
-	b.pool.Put(c)
-	b.release(chunkSize)
-}
+func (b *Budget) putChunk(c *[]byte) { b.pool.Put(c) }

@@ -6,33 +6,46 @@ import (
 	"io"
 )
 
-// chunkSize is the unit in which upload buffers are taken from the Budget:
-// a small file holds one chunk, not a whole part.
+// chunkSize is the unit in which part buffers are allocated: a small file
+// allocates one chunk, not a whole part.
 const chunkSize = 1 << 20
 
-// partBuf is an upload part held in budget-accounted chunks.
+// partBuf is an upload part. Before its first byte it reserves a whole
+// part's size from the Budget, so a writer that holds a buffer never waits
+// for more memory to finish its part: writers cannot starve each other
+// into a deadlock. Memory itself is allocated a chunk at a time.
 type partBuf struct {
-	budget *Budget
-	chunks []*[]byte
-	n      int64
+	budget   *Budget
+	chunks   chunkSource
+	size     int64 // the part size reserved
+	reserved bool
+	bufs     []*[]byte
+	n        int64
 }
 
-// fill appends as much of p as fits below limit bytes, taking chunks from
-// the budget as needed (waiting while it is exhausted).
-func (pb *partBuf) fill(ctx context.Context, p []byte, limit int64) (int, error) {
-	written := 0
-	for len(p) > 0 && pb.n < limit {
-		off := int(pb.n % chunkSize)
-		if off == 0 && int(pb.n/chunkSize) == len(pb.chunks) {
-			c, err := pb.budget.getChunk(ctx)
-			if err != nil {
-				return written, err
-			}
-			pb.chunks = append(pb.chunks, c)
+// chunkSource hands out chunk buffers and takes them back.
+type chunkSource interface {
+	getChunk() *[]byte
+	putChunk(*[]byte)
+}
+
+// fill appends as much of p as fits in the part, reserving the part from
+// the budget first (waiting while it is exhausted).
+func (pb *partBuf) fill(ctx context.Context, p []byte) (int, error) {
+	if !pb.reserved && len(p) > 0 {
+		if err := pb.budget.acquire(ctx, pb.size); err != nil {
+			return 0, err
 		}
-		c := *pb.chunks[len(pb.chunks)-1]
-		room := min(int64(chunkSize-off), limit-pb.n)
-		k := copy(c[off:int64(off)+room], p)
+		pb.reserved = true
+	}
+	written := 0
+	for len(p) > 0 && pb.n < pb.size {
+		off := int(pb.n % chunkSize)
+		if off == 0 && int(pb.n/chunkSize) == len(pb.bufs) {
+			pb.bufs = append(pb.bufs, pb.chunks.getChunk())
+		}
+		c := *pb.bufs[len(pb.bufs)-1]
+		k := copy(c[off:], p)
 		p = p[k:]
 		pb.n += int64(k)
 		written += k
@@ -40,16 +53,22 @@ func (pb *partBuf) fill(ctx context.Context, p []byte, limit int64) (int, error)
 	return written, nil
 }
 
+// full reports whether the part holds its whole size.
+func (pb *partBuf) full() bool { return pb.n == pb.size }
+
 // reader returns a seekable reader over the buffered bytes; the SDK seeks
 // to retry and to sign.
 func (pb *partBuf) reader() io.ReadSeeker { return &partReader{pb: pb} }
 
-// free returns every chunk to the budget.
+// free returns the chunks and the reservation to the budget.
 func (pb *partBuf) free() {
-	for _, c := range pb.chunks {
-		pb.budget.putChunk(c)
+	for _, c := range pb.bufs {
+		pb.chunks.putChunk(c)
 	}
-	pb.chunks, pb.n = nil, 0
+	if pb.reserved {
+		pb.budget.release(pb.size)
+	}
+	pb.bufs, pb.n, pb.reserved = nil, 0, false
 }
 
 type partReader struct {
@@ -61,7 +80,7 @@ func (r *partReader) Read(p []byte) (int, error) {
 	if r.off >= r.pb.n {
 		return 0, io.EOF
 	}
-	c := *r.pb.chunks[r.off/chunkSize]
+	c := *r.pb.bufs[r.off/chunkSize]
 	start := r.off % chunkSize
 	end := min(int64(chunkSize), start+(r.pb.n-r.off))
 	k := copy(p, c[start:end])

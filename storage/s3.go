@@ -56,7 +56,38 @@ type s3Writer struct {
 
 	mu    sync.Mutex
 	parts []types.CompletedPart
-	err   error // first part failure
+	err   error      // first part failure
+	spare []*[]byte // chunks of finished parts, reused by the next ones
+}
+
+// getChunk and putChunk make the writer reuse its own chunks, so that one
+// upload allocates at most (Concurrency+1) × PartSize whatever the garbage
+// collector does to the shared pool.
+func (w *s3Writer) getChunk() *[]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := len(w.spare); n > 0 {
+		c := w.spare[n-1]
+		w.spare = w.spare[:n-1]
+		return c
+	}
+	return w.budget.getChunk()
+}
+
+func (w *s3Writer) putChunk(c *[]byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.spare = append(w.spare, c)
+}
+
+// releaseSpare gives the writer's spare chunks to the shared pool.
+func (w *s3Writer) releaseSpare() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.spare {
+		w.budget.putChunk(c)
+	}
+	w.spare = nil
 }
 
 func (n *s3Native) newWriter(ctx context.Context, key string, opts BackendOptions, budget *Budget, meta func() map[string]string) *s3Writer {
@@ -64,6 +95,10 @@ func (n *s3Native) newWriter(ctx context.Context, key string, opts BackendOption
 		ctx: ctx, s3: n, key: escapeS3Key(key), opts: opts, budget: budget, meta: meta,
 		slots: make(chan struct{}, opts.Concurrency),
 	}
+}
+
+func (w *s3Writer) newPart() *partBuf {
+	return &partBuf{budget: w.budget, chunks: w, size: w.opts.PartSize}
 }
 
 func (w *s3Writer) failed() error {
@@ -79,15 +114,15 @@ func (w *s3Writer) Write(p []byte) (int, error) {
 			return written, err
 		}
 		if w.cur == nil {
-			w.cur = &partBuf{budget: w.budget}
+			w.cur = w.newPart()
 		}
-		k, err := w.cur.fill(w.ctx, p, w.opts.PartSize)
+		k, err := w.cur.fill(w.ctx, p)
 		written += k
 		p = p[k:]
 		if err != nil {
 			return written, err
 		}
-		if w.cur.n == w.opts.PartSize {
+		if w.cur.full() {
 			if err := w.sendPart(); err != nil {
 				return written, err
 			}
@@ -145,9 +180,10 @@ func (w *s3Writer) sendPart() error {
 }
 
 func (w *s3Writer) commit() error {
+	defer w.releaseSpare()
 	if w.uploadID == "" {
 		if w.cur == nil {
-			w.cur = &partBuf{budget: w.budget}
+			w.cur = w.newPart()
 		}
 		defer w.cur.free()
 		_, err := w.s3.client.PutObject(w.ctx, &s3.PutObjectInput{
@@ -193,6 +229,7 @@ func (w *s3Writer) commit() error {
 // caller, or they failed) and aborts the multipart upload with a context of
 // its own, so that no part stays behind.
 func (w *s3Writer) abort() {
+	defer w.releaseSpare()
 	w.wg.Wait()
 	if w.cur != nil {
 		w.cur.free()

@@ -46,6 +46,12 @@ func New(backends []*Backend, opts Options) (*VFS, error) {
 	if v.opts.Budget == nil {
 		v.opts.Budget = NewBudget(0)
 	}
+	for _, b := range backends {
+		if b.opts.PartSize > v.opts.Budget.Limit() {
+			return nil, fmt.Errorf("backend %q: part size %d MiB exceeds the upload budget of %d MiB",
+				b.name, b.opts.PartSize>>20, v.opts.Budget.Limit()>>20)
+		}
+	}
 	if v.opts.Logger == nil {
 		v.opts.Logger = slog.New(slog.DiscardHandler)
 	}
