@@ -135,5 +135,5 @@ func (s *Session) setModTime(ctx context.Context, l loc, mtime time.Time) error 
 	if n := l.be.s3; n != nil {
 		return n.replaceMeta(ctx, l.key(), attrs.Size, l.be.opts.PartSize, l.be.opts.copyThreshold, meta)
 	}
-	return classify(copyAcross(ctx, b, l.key(), b, l.key(), meta))
+	return classify(s.vfs.copyAcross(ctx, l.be, l.key(), l.be, l.key(), meta))
 }

@@ -71,7 +71,7 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 		return pathErr(op, dst.path, err)
 	}
 	if !fi.dir {
-		if err := copyKey(ctx, src.be, src.key(), fi.size, dst.be, dst.key()); err != nil {
+		if err := s.vfs.copyKey(ctx, src.be, src.key(), fi.size, dst.be, dst.key()); err != nil {
 			return pathErr(op, src.path, classify(err))
 		}
 		if err := src.bucket().Delete(ctx, src.key()); err != nil && !isNotFound(err) {
@@ -86,7 +86,7 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 		s.log.Debug("denied", "op", op, "path", src.path, "reason", "rules below the directory")
 		return pathErr(op, src.path, ErrPermission)
 	}
-	if err := renameDir(ctx, src, dst); err != nil {
+	if err := s.vfs.renameDir(ctx, src, dst); err != nil {
 		return pathErr(op, src.path, err)
 	}
 	return nil
@@ -95,7 +95,7 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 // renameDir copies every object below src to dst, then deletes the
 // sources. Listing and copying stream: memory does not grow with the
 // number of objects.
-func renameDir(ctx context.Context, src, dst loc) error {
+func (v *VFS) renameDir(ctx context.Context, src, dst loc) error {
 	sp, dp := src.dirPrefix(), dst.dirPrefix()
 	if err := dst.bucket().WriteAll(ctx, dp, nil, markerOpts); err != nil {
 		return classify(err)
@@ -108,7 +108,7 @@ func renameDir(ctx context.Context, src, dst loc) error {
 			// A marker is written anew: some S3 servers refuse to copy one.
 			return dst.bucket().WriteAll(ctx, dp+strings.TrimPrefix(o.Key, sp), nil, markerOpts)
 		}
-		return copyKey(ctx, src.be, o.Key, o.Size, dst.be, dp+strings.TrimPrefix(o.Key, sp))
+		return v.copyKey(ctx, src.be, o.Key, o.Size, dst.be, dp+strings.TrimPrefix(o.Key, sp))
 	})
 	if err != nil {
 		// Leave the source whole and remove the partial copy.
@@ -164,7 +164,7 @@ func deleteAll(ctx context.Context, b *blob.Bucket, prefix string) error {
 // copyKey copies one object, keeping its metadata: server-side inside one
 // backend (multipart on S3 above the single-copy limit), streamed through
 // this process between backends.
-func copyKey(ctx context.Context, sbe *Backend, srcKey string, size int64, dbe *Backend, dstKey string) error {
+func (v *VFS) copyKey(ctx context.Context, sbe *Backend, srcKey string, size int64, dbe *Backend, dstKey string) error {
 	if sbe == dbe {
 		if sbe.s3 != nil && size > sbe.opts.copyThreshold {
 			return sbe.s3.copyObject(ctx, dstKey, srcKey, size, sbe.opts.PartSize, nil)
@@ -175,27 +175,25 @@ func copyKey(ctx context.Context, sbe *Backend, srcKey string, size int64, dbe *
 	if err != nil {
 		return err
 	}
-	return copyAcross(ctx, sbe.bucket, srcKey, dbe.bucket, dstKey, attrs.Metadata)
+	return v.copyAcross(ctx, sbe, srcKey, dbe, dstKey, attrs.Metadata)
 }
 
-// copyAcross streams an object from one bucket to another; the destination
-// is committed only when the whole source was read.
-func copyAcross(ctx context.Context, sb *blob.Bucket, srcKey string, db *blob.Bucket, dstKey string, meta map[string]string) error {
-	r, err := sb.NewReader(ctx, srcKey, nil)
+// copyAcross streams an object from one backend to another (or onto
+// itself, to change its metadata) through this process; the destination is
+// committed only when the whole source was read.
+func (v *VFS) copyAcross(ctx context.Context, sbe *Backend, srcKey string, dbe *Backend, dstKey string, meta map[string]string) error {
+	r, err := sbe.bucket.NewReader(ctx, srcKey, nil)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := db.NewWriter(wctx, dstKey, &blob.WriterOptions{Metadata: meta, ContentType: "application/octet-stream"})
-	if err != nil {
-		return err
-	}
-	if _, err := w.ReadFrom(r); err != nil {
+	w := v.newObjectWriter(wctx, dbe, dstKey, func() map[string]string { return meta })
+	if _, err := io.Copy(w, r); err != nil {
 		cancel()
-		_ = w.Close()
+		w.abort()
 		return err
 	}
-	return w.Close()
+	return w.commit()
 }

@@ -80,12 +80,18 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel}
-	if l.be.s3 != nil {
-		w.ow = l.be.s3.newWriter(wctx, l.key(), l.be.opts, s.vfs.opts.Budget, w.metadata)
-	} else {
-		w.ow = &blobWriter{ctx: wctx, bucket: l.bucket(), key: l.key(), meta: w.metadata}
-	}
+	w.ow = s.vfs.newObjectWriter(wctx, l.be, l.key(), w.metadata)
 	return w, nil
+}
+
+// newObjectWriter returns the writer for key on be: native multipart on
+// S3, gocloud's elsewhere. meta is called once, when the metadata must be
+// fixed. Cancelling ctx and calling abort discards the upload.
+func (v *VFS) newObjectWriter(ctx context.Context, be *Backend, key string, meta func() map[string]string) objectWriter {
+	if be.s3 != nil {
+		return be.s3.newWriter(ctx, key, be.opts, v.opts.Budget, meta)
+	}
+	return &blobWriter{ctx: ctx, bucket: be.bucket, key: key, meta: meta}
 }
 
 // metadata returns the object metadata to store, fixing it: a time set

@@ -237,13 +237,12 @@ func prefixMatches(segs []string, name string) bool {
 	rest := name
 	for _, s := range segs {
 		seg, _, _ := strings.Cut(rest[1:], "/")
-		if s != seg {
-			if !hasMeta(s) {
-				return false
-			}
+		if hasMeta(s) {
 			if ok, _ := path.Match(s, seg); !ok {
 				return false
 			}
+		} else if s != seg {
+			return false
 		}
 		rest = rest[1+len(seg):] // "/after" or ""
 	}
