@@ -56,7 +56,7 @@ type s3Writer struct {
 
 	mu    sync.Mutex
 	parts []types.CompletedPart
-	err   error      // first part failure
+	err   error     // first part failure
 	spare []*[]byte // chunks of finished parts, reused by the next ones
 }
 

@@ -55,7 +55,7 @@ const (
 	VersitygwVersion = "v1.8.0"
 	// BinaryEnv names an environment variable that, when set, is the path
 	// of a versitygw binary to use instead of building one.
-	BinaryEnv = "WHARF_VERSITYGW"
+	BinaryEnv = "VERSITYGW_BIN"
 
 	modulePath   = "github.com/wharf-gw/wharf"
 	toolsDir     = "tools/versitygw"
@@ -65,7 +65,7 @@ const (
 	stopTimeout  = 10 * time.Second
 )
 
-// S3Binary returns the path of a versitygw binary. It uses $WHARF_VERSITYGW
+// S3Binary returns the path of a versitygw binary. It uses $VERSITYGW_BIN
 // when set; otherwise it builds the tools/versitygw module once into
 // $(os.UserCacheDir())/wharf-test/versitygw-<version>-<go version> and
 // reuses that file afterwards. Concurrent test processes (go test ./...)

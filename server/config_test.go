@@ -1,0 +1,408 @@
+package server
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Size
+		err  string // substring of the error; "" for none
+	}{
+		{in: "0", want: 0},
+		{in: "1048576", want: MiB},
+		{in: "256MiB", want: 256 * MiB},
+		{in: "8MB", want: 8_000_000},
+		{in: "1GiB", want: GiB},
+		{in: "2TiB", want: 2 * TiB},
+		{in: "3KiB", want: 3 * KiB},
+		{in: "5kb", want: 5000},
+		{in: "16 MiB", want: 16 * MiB},
+		{in: " 7mib ", want: 7 * MiB},
+		{in: "12B", want: 12},
+		{in: "1GB", want: 1_000_000_000},
+		{in: "", err: "invalid size"},
+		{in: "MiB", err: "invalid size"},
+		{in: "-1MiB", err: "invalid size"},
+		{in: "1.5GiB", err: `unknown unit ".5GiB"`},
+		{in: "8XB", err: `unknown unit "XB"`},
+		{in: "8 M", err: `unknown unit "M"`},
+		{in: "9223372036854775807", want: 1<<63 - 1},
+		{in: "9223372036854775808", err: "too large"},
+		{in: "9000000TiB", err: "too large"},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseSize(%q) = %d, %v; want error containing %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestSizeString(t *testing.T) {
+	tests := []struct {
+		in   Size
+		want string
+	}{
+		{0, "0"},
+		{1, "1"},
+		{KiB, "1KiB"},
+		{1536, "1536"},
+		{256 * MiB, "256MiB"},
+		{8_000_000, "8000000"},
+		{3 * GiB, "3GiB"},
+		{1024 * GiB, "1TiB"},
+	}
+	for _, tt := range tests {
+		if got := tt.in.String(); got != tt.want {
+			t.Errorf("Size(%d).String() = %q, want %q", int64(tt.in), got, tt.want)
+		}
+		if back, err := ParseSize(tt.in.String()); err != nil || back != tt.in {
+			t.Errorf("ParseSize(%q) = %d, %v; want round trip to %d", tt.in.String(), back, err, int64(tt.in))
+		}
+	}
+}
+
+// load writes yaml (if not "") to a file and loads it with env.
+func load(t *testing.T, yaml string, env ...string) (*Config, error) {
+	t.Helper()
+	path := ""
+	if yaml != "" {
+		path = filepath.Join(t.TempDir(), "wharf.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return LoadConfig(path, env)
+}
+
+func abs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestLoadConfigDefault(t *testing.T) {
+	cfg, err := LoadConfig("", []string{"HOME=/root", "PATH=/bin", "WHARFISH=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := abs(t, "wharf-data")
+	want := &Config{
+		DataDir: dataDir,
+		Log:     LogConfig{Format: "text", Level: "info"},
+		Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+		Backends: map[string]BackendConfig{
+			"local": {URL: "file://" + filepath.ToSlash(dataDir) + "/files", PartSize: 8 * MiB, Concurrency: 4},
+		},
+		defaultBackend: true,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("default config:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want *Config
+	}{{
+		name: "everything",
+		yaml: `
+data_dir: /srv/wharf
+log:
+  format: json
+  level: debug
+storage:
+  upload_budget: 1GiB
+  times: ignore
+backends:
+  local:
+    url: file:///srv/files
+    part_size: 16MiB
+    concurrency: 8
+  s3main:
+    url: s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true
+    part_size: 5242880
+  scratch:
+    url: mem://
+`,
+		want: &Config{
+			DataDir: "/srv/wharf",
+			Log:     LogConfig{Format: "json", Level: "debug"},
+			Storage: StorageConfig{UploadBudget: GiB, Times: "ignore"},
+			Backends: map[string]BackendConfig{
+				"local":   {URL: "file:///srv/files", PartSize: 16 * MiB, Concurrency: 8},
+				"s3main":  {URL: "s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true", PartSize: 5 * MiB, Concurrency: 4},
+				"scratch": {URL: "mem://", PartSize: 8 * MiB, Concurrency: 4},
+			},
+		},
+	}, {
+		name: "partial file keeps defaults and the default backend",
+		yaml: "log:\n  level: warn\n",
+		want: &Config{
+			DataDir: abs(t, "wharf-data"),
+			Log:     LogConfig{Format: "text", Level: "warn"},
+			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+			Backends: map[string]BackendConfig{
+				"local": {URL: "file://" + filepath.ToSlash(abs(t, "wharf-data")) + "/files", PartSize: 8 * MiB, Concurrency: 4},
+			},
+			defaultBackend: true,
+		},
+	}, {
+		name: "empty file",
+		yaml: "# nothing\n",
+		want: &Config{
+			DataDir: abs(t, "wharf-data"),
+			Log:     LogConfig{Format: "text", Level: "info"},
+			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+			Backends: map[string]BackendConfig{
+				"local": {URL: "file://" + filepath.ToSlash(abs(t, "wharf-data")) + "/files", PartSize: 8 * MiB, Concurrency: 4},
+			},
+			defaultBackend: true,
+		},
+	}, {
+		name: "env overrides the file",
+		yaml: `
+data_dir: /srv/wharf
+log: {format: text}
+backends:
+  s3main:
+    url: s3://bucket?region=us-east-1
+    concurrency: 2
+`,
+		env: []string{
+			"WHARF_LOG_FORMAT=json",
+			"WHARF_LOG_LEVEL=error",
+			"WHARF_DATA_DIR=/var/lib/wharf",
+			"WHARF_STORAGE_UPLOAD_BUDGET=64MiB",
+			"WHARF_STORAGE_TIMES=ignore",
+			"WHARF_BACKENDS_S3MAIN_CONCURRENCY=16",
+			"WHARF_BACKENDS_S3MAIN_PART_SIZE=32MiB",
+			// Declares a new backend; the name is read back in lower case.
+			"WHARF_BACKENDS_SCRATCH_DISK_URL=file:///tmp/scratch",
+			"OTHER=ignored",
+		},
+		want: &Config{
+			DataDir: "/var/lib/wharf",
+			Log:     LogConfig{Format: "json", Level: "error"},
+			Storage: StorageConfig{UploadBudget: 64 * MiB, Times: "ignore"},
+			Backends: map[string]BackendConfig{
+				"s3main":       {URL: "s3://bucket?region=us-east-1", PartSize: 32 * MiB, Concurrency: 16},
+				"scratch_disk": {URL: "file:///tmp/scratch", PartSize: 8 * MiB, Concurrency: 4},
+			},
+		},
+	}, {
+		name: "env alone, no file: default backend tuned, data_dir moves it",
+		env: []string{
+			"WHARF_DATA_DIR=/var/lib/wharf",
+			"WHARF_BACKENDS_LOCAL_CONCURRENCY=3",
+			"WHARF_BACKENDS_SHARED_URL=s3://shared?region=eu-west-1&prefix=team/",
+		},
+		want: &Config{
+			DataDir: "/var/lib/wharf",
+			Log:     LogConfig{Format: "text", Level: "info"},
+			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+			Backends: map[string]BackendConfig{
+				"local":  {URL: "file:///var/lib/wharf/files", PartSize: 8 * MiB, Concurrency: 3},
+				"shared": {URL: "s3://shared?region=eu-west-1&prefix=team/", PartSize: 8 * MiB, Concurrency: 4},
+			},
+			defaultBackend: true,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				cfg *Config
+				err error
+			)
+			if tt.yaml == "" {
+				cfg, err = LoadConfig("", tt.env)
+			} else {
+				cfg, err = load(t, tt.yaml, tt.env...)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.file = ""
+			if !reflect.DeepEqual(cfg, tt.want) {
+				t.Errorf("config:\n got %+v\nwant %+v", cfg, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string // "" for no file
+		env  []string
+		want []string // every problem, in order
+	}{{
+		name: "unknown top-level key",
+		yaml: "data_dir: x\nlisten: :21\n",
+		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends)"},
+	}, {
+		name: "unknown nested keys are all named with their path",
+		yaml: "log:\n  colour: blue\nbackends:\n  local:\n    uri: file:///x\n    url: file:///x\n",
+		want: []string{
+			"log.colour: unknown key (line 2; known keys here: format, level)",
+			"backends.local.uri: unknown key (line 5; known keys here: url, part_size, concurrency)",
+		},
+	}, {
+		name: "values of the wrong shape",
+		yaml: "storage:\n  upload_budget: lots\nbackends:\n  local:\n    url: [a, b]\n    concurrency: four\n    part_size: 8XB\nlog: text\n",
+		want: []string{
+			`storage.upload_budget: invalid size "lots" (want bytes or a number with a unit such as 256MiB, 8MB, 1GiB) (line 2)`,
+			"backends.local.url: want a single value, not a list (line 5)",
+			`backends.local.concurrency: want an integer, got "four" (line 6)`,
+			`backends.local.part_size: invalid size "8XB": unknown unit "XB" (want B, KB, MB, GB, TB, KiB, MiB, GiB or TiB) (line 7)`,
+			"log: want a mapping, not a value (line 8)",
+		},
+	}, {
+		name: "backends must be a mapping",
+		yaml: "backends:\n  - url: mem://\n",
+		want: []string{"backends: want a mapping of names, not a list (line 2)"},
+	}, {
+		name: "every validation names its key",
+		yaml: `
+data_dir: ""
+log:
+  format: xml
+  level: verbose
+storage:
+  upload_budget: 1MiB
+  times: keep
+backends:
+  s3main:
+    url: ftp://example.com/
+  nourl:
+    concurrency: 65
+  small:
+    url: mem://
+    part_size: 4MiB
+    concurrency: -1
+  odd:
+    url: mem://
+    part_size: 8MB
+  huge:
+    url: mem://
+    part_size: 1GiB
+  Upper:
+    url: mem://
+  remote:
+    url: file://server/share
+  nobucket:
+    url: s3://?region=x
+  single:
+    url: mem://?key=a
+`,
+		want: []string{
+			"data_dir: must not be empty",
+			`log.format: "xml" is not one of text, json`,
+			`log.level: "verbose" is not one of debug, info, warn, error`,
+			`storage.times: "keep" is not one of store, ignore`,
+			"storage.upload_budget: must be at least 16MiB (got 1MiB)",
+			"backends.Upper: invalid backend name (want lower-case letters, digits and underscores, starting with a letter, at most 63)",
+			"backends.huge.part_size: must be a multiple of 1MiB between 5MiB and 512MiB (got 1GiB)",
+			`backends.nobucket.url: s3 URL needs a bucket name (s3://bucket?region=…)`,
+			"backends.nourl.url: required (file:///path, s3://bucket?region=…, or mem://)",
+			"backends.nourl.concurrency: must be between 1 and 64 (got 65)",
+			"backends.odd.part_size: must be a multiple of 1MiB between 5MiB and 512MiB (got 8000000)",
+			`backends.remote.url: file URL names a host ("server"); write file:///abs/path or file://./relative/path`,
+			`backends.s3main.url: unsupported scheme "ftp" (want file, s3 or mem)`,
+			`backends.single.url: option "key" is not supported`,
+			"backends.small.part_size: must be a multiple of 1MiB between 5MiB and 512MiB (got 4MiB)",
+			"backends.small.concurrency: must be between 1 and 64 (got -1)",
+		},
+	}, {
+		name: "budget smaller than a part",
+		yaml: "storage: {upload_budget: 32MiB}\nbackends:\n  big: {url: 'mem://', part_size: 64MiB}\n",
+		want: []string{"storage.upload_budget: must be at least the largest part size (backends.big.part_size is 64MiB, budget 32MiB)"},
+	}, {
+		name: "no backends at all",
+		yaml: "backends: {}\n",
+		want: []string{"backends: at least one backend is required"},
+	}, {
+		name: "unknown and malformed environment variables",
+		env: []string{
+			"WHARF_LOG_COLOUR=blue",
+			"WHARF_BACKENDS_LOCAL_URI=file:///x",
+			"WHARF_BACKENDS_URL=file:///x",
+			"WHARF_STORAGE_UPLOAD_BUDGET=huge",
+			"WHARF_BACKENDS_LOCAL_CONCURRENCY=many",
+		},
+		want: []string{
+			`storage.upload_budget (from WHARF_STORAGE_UPLOAD_BUDGET): invalid size "huge" (want bytes or a number with a unit such as 256MiB, 8MB, 1GiB)`,
+			`backends.local.concurrency (from WHARF_BACKENDS_LOCAL_CONCURRENCY): want an integer, got "many"`,
+			"WHARF_BACKENDS_LOCAL_URI: unknown environment variable (it matches no configuration key)",
+			"WHARF_BACKENDS_URL: unknown environment variable (it matches no configuration key)",
+			"WHARF_LOG_COLOUR: unknown environment variable (it matches no configuration key)",
+		},
+	}, {
+		name: "environment values are validated like file values",
+		env:  []string{"WHARF_BACKENDS_ARCHIVE_URL=gs://bucket", "WHARF_LOG_FORMAT=xml"},
+		want: []string{
+			`log.format: "xml" is not one of text, json`,
+			`backends.archive.url: unsupported scheme "gs" (want file, s3 or mem)`,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.yaml == "" {
+				_, err = LoadConfig("", tt.env)
+			} else {
+				_, err = load(t, tt.yaml, tt.env...)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if !reflect.DeepEqual(ce.Problems, tt.want) {
+				t.Errorf("problems:\n got %q\nwant %q", ce.Problems, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigFileErrors(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"), nil)
+	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: err = %v, want one naming the file", err)
+	}
+	_, err = load(t, "log:\n  format: [text\n")
+	if err == nil || !strings.Contains(err.Error(), "wharf.yaml: yaml: line") {
+		t.Errorf("syntax error: err = %v, want one naming the file and line", err)
+	}
+	_, err = load(t, "log:\n  level: info\n  level: debug\n")
+	if ce, ok := errors.AsType[*ConfigError](err); !ok || len(ce.Problems) != 1 ||
+		!strings.HasSuffix(ce.Problems[0], `wharf.yaml: line 3: mapping key "level" already defined at line 2`) {
+		t.Errorf("duplicate key: err = %v, want it reported", err)
+	}
+}
+
+func TestLoadConfigNotAMapping(t *testing.T) {
+	_, err := load(t, "just a string\n")
+	var ce *ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0] != "top level: want a mapping, not a value (line 1)" {
+		t.Errorf("err = %v, want the top level named", err)
+	}
+}
