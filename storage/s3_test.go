@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gocloud.dev/blob/memblob"
+
 	"github.com/wharf-gw/wharf/storage"
 	"github.com/wharf-gw/wharf/storage/acl"
 	"github.com/wharf-gw/wharf/storage/storagetest"
@@ -165,5 +167,41 @@ func TestS3OutageIsUnavailable(t *testing.T) {
 	srv.Start(t)
 	if got := readBytes(t, s, "/f"); string(got) != "f" {
 		t.Fatalf("after restart: %q", got)
+	}
+}
+
+// With times ignored, setting one succeeds and changes nothing: Stat and
+// listings report the backend's own time.
+func TestIgnoreTimes(t *testing.T) {
+	t.Parallel()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	be, err := storage.NewBackend("m", b, storage.BackendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := storage.New([]*storage.Backend{be}, storage.Options{IgnoreTimes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := acl.New([]acl.Mount{{Path: "/", Backend: "m"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
+	s, _ := v.Session("u", p)
+	ctx := context.Background()
+	w, err := s.Create(ctx, "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+	w.SetModTime(old)
+	w.Write([]byte("x"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Chtimes(ctx, "/f", old); err != nil {
+		t.Fatalf("chtimes with times ignored: %v", err)
+	}
+	fi, err := s.Stat(ctx, "/f")
+	if err != nil || fi.ModTime().Year() == 1999 {
+		t.Fatalf("stat: %v, time %v; want the backend's time", err, fi.ModTime())
 	}
 }
