@@ -1,0 +1,157 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharf-gw/wharf/storage/acl"
+)
+
+// LoginInfo describes where a login comes from.
+type LoginInfo struct {
+	Protocol string     // "ftp", "ftps", "sftp", "admin"
+	Remote   netip.Addr // the client's address
+}
+
+// Principal is a logged-in user: what a protocol needs to open the user's
+// storage session.
+type Principal struct {
+	User   string
+	Policy *acl.Policy
+	Limits Limits
+}
+
+// Authenticator is the entry point every protocol calls to log a user in.
+// Clients learn only ErrAuthFailed (or ErrBanned, or ErrUnavailable when
+// the store is down); the log says why.
+type Authenticator struct {
+	store    Store
+	defender *Defender
+	log      *slog.Logger
+	dummy    string        // a hash verified for unknown users, so they cost the same time
+	hashing  chan struct{} // bounds the password hashes computed at once (and their memory)
+}
+
+// NewAuthenticator returns an authenticator over store. params are the
+// argon2id costs of new hashes; the dummy hash for unknown users is made
+// with them.
+func NewAuthenticator(store Store, defender *Defender, params Argon2Params, log *slog.Logger) (*Authenticator, error) {
+	dummy, err := HashPassword("wharf-dummy-password", params)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Authenticator{store: store, defender: defender, log: log.With("component", "auth"), dummy: dummy,
+		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}, nil
+}
+
+// verify checks a password against a hash, waiting for a free hashing slot
+// so that a burst of logins cannot exhaust memory.
+func (a *Authenticator) verify(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case a.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-a.hashing }()
+	return VerifyPassword(hash, password)
+}
+
+// Defender returns the authenticator's defender.
+func (a *Authenticator) Defender() *Defender { return a.defender }
+
+// Password logs name in with a password.
+func (a *Authenticator) Password(ctx context.Context, li LoginInfo, name, password string) (*Principal, error) {
+	if err := a.defender.Check(ctx, li.Remote); err != nil {
+		return nil, err
+	}
+	u, err := a.store.GetUser(ctx, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_, _ = a.verify(ctx, a.dummy, password) // same cost as a known user
+		return nil, a.fail(ctx, li, name, "unknown user")
+	case err != nil:
+		return nil, a.unavailable(li, name, err)
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = a.dummy // no password login for this user: still pay the cost
+	}
+	ok, err := a.verify(ctx, hash, password)
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		a.log.Error("stored password hash unreadable", "user", name, "err", err)
+		return nil, a.fail(ctx, li, name, "unreadable password hash")
+	case u.PasswordHash == "":
+		return nil, a.fail(ctx, li, name, "no password set")
+	case !ok:
+		return nil, a.fail(ctx, li, name, "bad password")
+	case !u.Enabled:
+		return nil, a.fail(ctx, li, name, "user disabled")
+	}
+	return a.succeed(ctx, li, u)
+}
+
+// PublicKey logs name in with an SSH public key that the protocol has
+// already seen proven (a verified signature).
+func (a *Authenticator) PublicKey(ctx context.Context, li LoginInfo, name string, key ssh.PublicKey) (*Principal, error) {
+	if err := a.defender.Check(ctx, li.Remote); err != nil {
+		return nil, err
+	}
+	u, err := a.store.GetUser(ctx, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, a.fail(ctx, li, name, "unknown user")
+	case err != nil:
+		return nil, a.unavailable(li, name, err)
+	}
+	presented := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
+	found := false
+	for _, k := range u.Keys {
+		if k.AuthorizedKey == presented {
+			found = true
+		}
+	}
+	switch {
+	case !found:
+		return nil, a.fail(ctx, li, name, "unknown key "+ssh.FingerprintSHA256(key))
+	case !u.Enabled:
+		return nil, a.fail(ctx, li, name, "user disabled")
+	}
+	return a.succeed(ctx, li, u)
+}
+
+func (a *Authenticator) fail(ctx context.Context, li LoginInfo, name, reason string) error {
+	if err := a.defender.Failure(ctx, li, name, reason); err != nil {
+		return err
+	}
+	return ErrAuthFailed
+}
+
+func (a *Authenticator) unavailable(li LoginInfo, name string, err error) error {
+	a.log.Error("login impossible: store unavailable", "remote", li.Remote.String(), "protocol", li.Protocol, "user", name, "err", err)
+	return fmt.Errorf("%w", ErrUnavailable)
+}
+
+func (a *Authenticator) succeed(ctx context.Context, li LoginInfo, u *User) (*Principal, error) {
+	p, err := u.Policy()
+	if err != nil {
+		// Validated on every write, so only a hand-edited database gets here.
+		a.log.Error("stored user has an invalid policy", "user", u.Name, "err", err)
+		return nil, ErrAuthFailed
+	}
+	a.defender.Success(ctx, li.Remote)
+	a.log.Info("login", "remote", li.Remote.String(), "protocol", li.Protocol, "user", u.Name)
+	return &Principal{User: u.Name, Policy: p, Limits: u.Limits}, nil
+}

@@ -1,0 +1,295 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharf-gw/wharf/auth"
+)
+
+// cheap are argon2id costs that keep tests fast; the real default is
+// measured by BenchmarkVerifyPassword.
+var cheap = auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1}
+
+func openSQLite(t testing.TB) auth.Store {
+	t.Helper()
+	return openSQLiteAt(t, filepath.Join(t.TempDir(), "wharf.db"))
+}
+
+func openSQLiteAt(t testing.TB, path string) auth.Store {
+	t.Helper()
+	s, err := auth.OpenStore(context.Background(), auth.StoreConfig{Driver: "sqlite", DSN: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type env struct {
+	store auth.Store
+	auth  *auth.Authenticator
+	log   *syncBuffer
+}
+
+func newEnv(t *testing.T, store auth.Store, cfg auth.DefenderConfig) *env {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	d, err := auth.NewDefender(store, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.NewAuthenticator(store, d, cheap, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: store, auth: a, log: logs}
+}
+
+func noDelay() auth.DefenderConfig {
+	c := auth.DefaultDefender()
+	c.Delay, c.MaxDelay, c.MaxFailures = 0, 0, 1000
+	return c
+}
+
+func addUser(t *testing.T, s auth.Store, name, password string, mutate ...func(*auth.User)) *auth.User {
+	t.Helper()
+	u := &auth.User{
+		Name:    name,
+		Enabled: true,
+		Home:    auth.Home{Backend: "home", Prefix: "users/" + name + "/"},
+		Rules:   []auth.Rule{{Pattern: "/", Perms: "*"}},
+	}
+	if password != "" {
+		h, err := auth.HashPassword(password, cheap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.PasswordHash = h
+	}
+	for _, m := range mutate {
+		m(u)
+	}
+	if err := u.Validate([]string{"home", "shared"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+var client = auth.LoginInfo{Protocol: "ftp", Remote: netip.MustParseAddr("203.0.113.7")}
+
+func TestPasswordLogin(t *testing.T) {
+	e := newEnv(t, openSQLite(t), noDelay())
+	addUser(t, e.store, "alice", "correct horse")
+	addUser(t, e.store, "dora", "disabled pw", func(u *auth.User) { u.Enabled = false })
+	addUser(t, e.store, "kim", "") // keys only
+	ctx := context.Background()
+	cases := []struct {
+		user, password, reason string
+	}{
+		{"alice", "wrong", `reason="bad password"`},
+		{"nobody", "correct horse", `reason="unknown user"`},
+		{"dora", "disabled pw", `reason="user disabled"`},
+		{"kim", "anything", `reason="no password set"`},
+		{"alice", "", `reason="bad password"`},
+	}
+	for _, c := range cases {
+		p, err := e.auth.Password(ctx, client, c.user, c.password)
+		if !errors.Is(err, auth.ErrAuthFailed) || p != nil {
+			t.Fatalf("%s/%q: got %v, %v; want ErrAuthFailed", c.user, c.password, p, err)
+		}
+		if err.Error() != auth.ErrAuthFailed.Error() {
+			t.Fatalf("%s: the client would learn more than 'authentication failed': %q", c.user, err)
+		}
+		if !strings.Contains(e.log.String(), c.reason) {
+			t.Fatalf("%s: log lacks %s:\n%s", c.user, c.reason, e.log.String())
+		}
+	}
+	p, err := e.auth.Password(ctx, client, "alice", "correct horse")
+	if err != nil || p.User != "alice" {
+		t.Fatalf("good password: %v %v", p, err)
+	}
+	if m, rel := p.Policy.Resolve("/x/y"); m.Backend != "home" || m.Prefix != "users/alice/" || rel != "x/y" {
+		t.Fatalf("principal's home: %+v %q", m, rel)
+	}
+}
+
+func newKey(t *testing.T) (ssh.PublicKey, string) {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp, string(ssh.MarshalAuthorizedKey(sp))
+}
+
+func TestPublicKeyLogin(t *testing.T) {
+	e := newEnv(t, openSQLite(t), noDelay())
+	good, line := newKey(t)
+	other, _ := newKey(t)
+	k, err := auth.ParseKey(line + " laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addUser(t, e.store, "kim", "", func(u *auth.User) { u.Keys = []auth.Key{k} })
+	addUser(t, e.store, "off", "", func(u *auth.User) { u.Keys = []auth.Key{k}; u.Enabled = false })
+	ctx := context.Background()
+	if p, err := e.auth.PublicKey(ctx, client, "kim", good); err != nil || p.User != "kim" {
+		t.Fatalf("known key: %v %v", p, err)
+	}
+	for _, c := range []struct {
+		user string
+		key  ssh.PublicKey
+	}{{"kim", other}, {"nobody", good}, {"off", good}} {
+		if _, err := e.auth.PublicKey(ctx, client, c.user, c.key); !errors.Is(err, auth.ErrAuthFailed) {
+			t.Fatalf("%s: %v, want ErrAuthFailed", c.user, err)
+		}
+	}
+}
+
+// An unknown user costs what a known one does: no enumeration by timing.
+func TestUnknownUserTiming(t *testing.T) {
+	e := newEnv(t, openSQLite(t), auth.DefenderConfig{})
+	addUser(t, e.store, "alice", "pw")
+	ctx := context.Background()
+	median := func(user string) time.Duration {
+		var d []time.Duration
+		for range 7 {
+			t0 := time.Now()
+			e.auth.Password(ctx, client, user, "wrong")
+			d = append(d, time.Since(t0))
+		}
+		for i := range d {
+			for j := i + 1; j < len(d); j++ {
+				if d[j] < d[i] {
+					d[i], d[j] = d[j], d[i]
+				}
+			}
+		}
+		return d[len(d)/2]
+	}
+	known, unknown := median("alice"), median("nobody")
+	if r := float64(unknown) / float64(known); r < 0.5 || r > 2 {
+		t.Fatalf("unknown user %v vs known user %v (ratio %.2f): timing tells them apart", unknown, known, r)
+	}
+}
+
+func TestDefenderBansAcrossNodes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wharf.db")
+	cfg := noDelay()
+	cfg.MaxFailures = 3
+	cfg.Allow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	node1 := newEnv(t, openSQLiteAt(t, path), cfg)
+	node2 := newEnv(t, openSQLiteAt(t, path), cfg) // a second node on the shared store
+	addUser(t, node1.store, "alice", "pw")
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := node1.auth.Password(ctx, client, "alice", "guess")
+		if i < 2 && !errors.Is(err, auth.ErrAuthFailed) {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+		if i == 2 && !errors.Is(err, auth.ErrBanned) {
+			t.Fatalf("failure %d: %v, want ErrBanned", i+1, err)
+		}
+	}
+	if !strings.Contains(node1.log.String(), `msg="address banned" component=auth remote=203.0.113.7 `) {
+		t.Fatalf("no ban line:\n%s", node1.log.String())
+	}
+	// The other node refuses the address, even with the right password.
+	if err := node2.auth.Defender().Check(ctx, client.Remote); !errors.Is(err, auth.ErrBanned) {
+		t.Fatalf("second node: %v, want ErrBanned", err)
+	}
+	if _, err := node2.auth.Password(ctx, client, "alice", "pw"); !errors.Is(err, auth.ErrBanned) {
+		t.Fatalf("second node login: %v, want ErrBanned", err)
+	}
+	// Another address still gets in.
+	if _, err := node2.auth.Password(ctx, auth.LoginInfo{Protocol: "sftp", Remote: netip.MustParseAddr("198.51.100.1")}, "alice", "pw"); err != nil {
+		t.Fatalf("other address: %v", err)
+	}
+	// The allow list is never banned.
+	trusted := auth.LoginInfo{Protocol: "ftp", Remote: netip.MustParseAddr("10.1.2.3")}
+	for range 5 {
+		node1.auth.Password(ctx, trusted, "alice", "guess")
+	}
+	if _, err := node1.auth.Password(ctx, trusted, "alice", "pw"); err != nil {
+		t.Fatalf("allow-listed address: %v", err)
+	}
+	// Bans expire.
+	bans, err := node2.store.ListBans(ctx, time.Now())
+	if err != nil || len(bans) != 1 || bans[0].Key != "203.0.113.7" {
+		t.Fatalf("bans: %v %v", bans, err)
+	}
+	later := time.Now().Add(cfg.BanTime + time.Minute)
+	if _, err := node2.store.GetBan(ctx, auth.KindAddr, "203.0.113.7", later); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("ban after it expired: %v", err)
+	}
+	// Lifting a ban lets the address in at once.
+	if err := node2.store.DeleteBan(ctx, auth.KindAddr, "203.0.113.7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node1.auth.Password(ctx, client, "alice", "pw"); err != nil {
+		t.Fatalf("after the ban was lifted: %v", err)
+	}
+}
+
+// Each recent failure lengthens the answer to the next failed login.
+func TestDefenderDelay(t *testing.T) {
+	cfg := auth.DefaultDefender()
+	cfg.Delay, cfg.MaxDelay, cfg.MaxFailures = 40*time.Millisecond, 100*time.Millisecond, 100
+	e := newEnv(t, openSQLite(t), cfg)
+	addUser(t, e.store, "alice", "pw")
+	ctx := context.Background()
+	var took []time.Duration
+	for range 4 {
+		t0 := time.Now()
+		e.auth.Password(ctx, client, "alice", "guess")
+		took = append(took, time.Since(t0))
+	}
+	// At least 40, 80, 100 (capped), 100 ms.
+	for i, min := range []time.Duration{40, 80, 100, 100} {
+		if took[i] < min*time.Millisecond {
+			t.Fatalf("failure %d answered after %v, want at least %v ms", i+1, took[i], min)
+		}
+	}
+	if took[3] > 2*time.Second {
+		t.Fatalf("delay not capped: %v", took[3])
+	}
+}
