@@ -25,21 +25,30 @@ var version = "dev"
 const usage = `wharf: a multi-protocol (FTP, FTPS, SFTP) file gateway over object storage
 
 Usage:
-  wharf serve [--config FILE]   run a node (see 'wharf serve -h')
-  wharf version                 print the version
-  wharf help                    print this help
+  wharf serve [--config FILE]          run a node (see 'wharf serve -h')
+  wharf user SUBCOMMAND [--config F]   add, list, show, change and remove users
+                                       (see 'wharf user -h')
+  wharf admin SUBCOMMAND [--config F]  manage admins and their API tokens
+                                       (see 'wharf admin -h')
+  wharf migrate [--config FILE]        bring the store's schema up to date
+  wharf version                        print the version
+  wharf help [COMMAND]                 print this help, or a command's
 `
 
 const serveUsage = `Usage: wharf serve [--config FILE]
 
 Runs a wharf node until SIGINT or SIGTERM. Without --config it runs the
-embedded default: data under ./wharf-data, files in ./wharf-data/files.
+embedded default: data under ./wharf-data, files in ./wharf-data/files,
+users in the SQLite database ./wharf-data/wharf.db (add them with
+'wharf user add').
 Every configuration key can also be set from the environment:
 log.format is WHARF_LOG_FORMAT, backends.NAME.url is WHARF_BACKENDS_NAME_URL.
 
 Options:
   --config FILE   the YAML configuration file
 `
+
+const versionUsage = "Usage: wharf version\n"
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
@@ -55,19 +64,35 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return serve(ctx, rest, environ, stdout, stderr)
+	case "user":
+		return server.UserCommand(ctx, rest, environ, os.Stdin, stdout, stderr)
+	case "admin":
+		return server.AdminCommand(ctx, rest, environ, os.Stdin, stdout, stderr)
+	case "migrate":
+		return server.MigrateCommand(ctx, rest, environ, os.Stdin, stdout, stderr)
 	case "version":
-		if code, done := parseFlags("version", rest, "Usage: wharf version\n", stdout, stderr); done {
+		if code, done := parseFlags("version", rest, versionUsage, stdout, stderr); done {
 			return code
 		}
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 && rest[0] == "serve" {
-			fmt.Fprint(stdout, serveUsage)
-		} else {
+		if len(rest) == 0 {
 			fmt.Fprint(stdout, usage)
+			return 0
 		}
-		return 0
+		switch rest[0] {
+		case "serve":
+			fmt.Fprint(stdout, serveUsage)
+			return 0
+		case "user", "admin", "migrate":
+			return run(ctx, []string{rest[0], "-h"}, environ, stdout, stderr)
+		case "version":
+			fmt.Fprint(stdout, versionUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "wharf help: unknown command %q (run 'wharf help' for the list)\n", rest[0])
+		return 2
 	default:
 		fmt.Fprintf(stderr, "wharf: unknown command %q (run 'wharf help' for the list)\n", cmd)
 		return 2

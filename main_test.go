@@ -32,6 +32,20 @@ func TestRun(t *testing.T) {
 			stderrLine: "wharf version: flag provided but not defined: -short (run 'wharf version -h' for usage)\n"},
 		{args: []string{"frobnicate"}, code: 2,
 			stderrLine: "wharf: unknown command \"frobnicate\" (run 'wharf help' for the list)\n"},
+		{args: []string{"help"}, code: 0, stdout: "wharf user SUBCOMMAND"},
+		{args: []string{"help", "user"}, code: 0, stdout: "Usage: wharf user SUBCOMMAND"},
+		{args: []string{"help", "admin"}, code: 0, stdout: "token create ADMIN"},
+		{args: []string{"help", "migrate"}, code: 0, stdout: "Usage: wharf migrate"},
+		{args: []string{"help", "version"}, code: 0, stdout: "Usage: wharf version"},
+		{args: []string{"user", "add", "-h"}, code: 0, stdout: "--mount /PATH=BACKEND[:PREFIX][,ro]"},
+		{args: []string{"help", "bogus"}, code: 2,
+			stderrLine: "wharf help: unknown command \"bogus\" (run 'wharf help' for the list)\n"},
+		{args: []string{"user"}, code: 2,
+			stderrLine: "wharf user: no subcommand given; one of add, add-key, disable, enable, list, remove, remove-key, set-password, show (run 'wharf user -h' for usage)\n"},
+		{args: []string{"admin", "token", "mint"}, code: 2,
+			stderrLine: "wharf admin token: unknown subcommand \"mint\"; one of create, list, revoke (run 'wharf admin token -h' for usage)\n"},
+		{args: []string{"migrate", "--force"}, code: 2,
+			stderrLine: "wharf migrate: flag provided but not defined: -force (run 'wharf migrate -h' for usage)\n"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

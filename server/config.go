@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,9 +13,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wharf-gw/wharf/auth"
 	"github.com/wharf-gw/wharf/storage"
 )
 
@@ -31,6 +34,9 @@ type Config struct {
 	Log      LogConfig                `yaml:"log"`
 	Storage  StorageConfig            `yaml:"storage"`
 	Backends map[string]BackendConfig `yaml:"backends"`
+	Store    StoreConfig              `yaml:"store"`
+	Auth     AuthConfig               `yaml:"auth"`
+	Defender DefenderConfig           `yaml:"defender"`
 
 	// file is the file the configuration was read from, "" for none.
 	file string
@@ -67,10 +73,57 @@ type BackendConfig struct {
 	Concurrency int `yaml:"concurrency"`
 }
 
+// StoreConfig says where users, keys, admins, bans and the cluster's
+// shared secrets are kept.
+type StoreConfig struct {
+	// Driver is "sqlite" (the embedded default, one file) or "postgres"
+	// (what a cluster of nodes shares).
+	Driver string `yaml:"driver"`
+	// DSN is, for sqlite, the database file (default DataDir/wharf.db;
+	// relative paths are resolved against the working directory) and, for
+	// postgres, a postgres:// URL. It may hold a password: it is never
+	// logged unredacted.
+	DSN string `yaml:"dsn"`
+}
+
+// AuthConfig tunes authentication.
+type AuthConfig struct {
+	Argon2 Argon2Config `yaml:"argon2"`
+}
+
+// Argon2Config is the argon2id cost of new password hashes (existing
+// hashes keep theirs).
+type Argon2Config struct {
+	Memory  uint32 `yaml:"memory"`  // KiB
+	Time    uint32 `yaml:"time"`    // passes
+	Threads uint8  `yaml:"threads"` // lanes
+}
+
+// DefenderConfig tunes the defender against password guessing (see
+// auth.Defender).
+type DefenderConfig struct {
+	Enabled     bool     `yaml:"enabled"`
+	MaxFailures int      `yaml:"max_failures"` // failures from one address within Window that ban it
+	Window      Duration `yaml:"window"`       // how long a failure counts
+	BanTime     Duration `yaml:"ban_time"`     // how long a ban lasts
+	Delay       Duration `yaml:"delay"`        // added per recent failure before a failed login is answered
+	MaxDelay    Duration `yaml:"max_delay"`    // cap of that delay
+	// Allow lists networks (CIDR, or single addresses) that are never
+	// banned.
+	Allow []string `yaml:"allow"`
+}
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
 // Defaults that the embedded configuration uses.
 const (
 	DefaultDataDir     = "./wharf-data"
 	DefaultBackendName = "local"
+	DefaultSQLiteFile  = "wharf.db"
 	minUploadBudget    = 16 * MiB
 	envPrefix          = "WHARF"
 )
@@ -83,13 +136,25 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
 
-// DefaultConfig returns the embedded default: data under ./wharf-data and
-// one local-disk backend named "local" in ./wharf-data/files.
+// DefaultConfig returns the embedded default: data under ./wharf-data,
+// one local-disk backend named "local" in ./wharf-data/files, and the
+// SQLite store ./wharf-data/wharf.db.
 func DefaultConfig() *Config {
+	a, d := auth.DefaultArgon2(), auth.DefaultDefender()
 	return &Config{
 		DataDir: DefaultDataDir,
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Storage: StorageConfig{UploadBudget: storage.DefaultUploadBudget, Times: "store"},
+		Store:   StoreConfig{Driver: DriverSQLite},
+		Auth:    AuthConfig{Argon2: Argon2Config{Memory: a.Memory, Time: a.Time, Threads: a.Threads}},
+		Defender: DefenderConfig{
+			Enabled:     d.Enabled,
+			MaxFailures: d.MaxFailures,
+			Window:      Duration(d.Window),
+			BanTime:     Duration(d.BanTime),
+			Delay:       Duration(d.Delay),
+			MaxDelay:    Duration(d.MaxDelay),
+		},
 	}
 }
 
@@ -179,6 +244,18 @@ func (c *Config) normalize() error {
 		}
 		c.Backends[name] = b
 	}
+	if c.Store.Driver == DriverSQLite {
+		if c.Store.DSN == "" && c.DataDir != "" {
+			c.Store.DSN = filepath.Join(c.DataDir, DefaultSQLiteFile)
+		}
+		if c.Store.DSN != "" && !strings.HasPrefix(c.Store.DSN, "file:") && !strings.Contains(c.Store.DSN, "?") {
+			abs, err := filepath.Abs(c.Store.DSN)
+			if err != nil {
+				return fmt.Errorf("store.dsn: %v", err)
+			}
+			c.Store.DSN = abs
+		}
+	}
 	return nil
 }
 
@@ -235,7 +312,156 @@ func (c *Config) validate() []string {
 		add("storage.upload_budget: must be at least the largest part size (%s is %s, budget %s)",
 			largest.key, largest.size, c.Storage.UploadBudget)
 	}
+	p = append(p, c.validateStore()...)
+	p = append(p, c.validateArgon2()...)
+	p = append(p, c.validateDefender()...)
 	return p
+}
+
+func (c *Config) validateStore() []string {
+	switch c.Store.Driver {
+	case DriverSQLite:
+		// Empty only when data_dir is, which is reported already.
+		if strings.HasPrefix(c.Store.DSN, "file:") || strings.Contains(c.Store.DSN, "?") {
+			return []string{"store.dsn: for sqlite, the database file's path (no file: URI, no ?options)"}
+		}
+	case DriverPostgres:
+		if err := checkPostgresDSN(c.Store.DSN); err != nil {
+			return []string{"store.dsn: " + err.Error()}
+		}
+	default:
+		return []string{fmt.Sprintf("store.driver: %q is not one of %s, %s", c.Store.Driver, DriverSQLite, DriverPostgres)}
+	}
+	return nil
+}
+
+// checkPostgresDSN checks what can be checked of a PostgreSQL URL without
+// connecting. Its messages never quote the DSN, which may hold a password.
+func checkPostgresDSN(dsn string) error {
+	if dsn == "" {
+		return errors.New("required for postgres: postgres://USER@HOST:5432/DATABASE (give it in WHARF_STORE_DSN to keep the password out of the file)")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return errors.New("want a URL such as postgres://USER@HOST:5432/DATABASE?sslmode=verify-full")
+	}
+	if u.Host == "" && u.Query().Get("host") == "" {
+		return errors.New("the URL names no host (postgres://USER@HOST:5432/DATABASE)")
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return errors.New("the URL names no database (postgres://USER@HOST:5432/DATABASE)")
+	}
+	return nil
+}
+
+// validateArgon2 checks the argon2id cost with auth's own rules, one key
+// at a time so that each problem names its key.
+func (c *Config) validateArgon2() []string {
+	var p []string
+	a, d := c.argon2(), auth.DefaultArgon2()
+	for _, f := range []struct {
+		key    string
+		params auth.Argon2Params
+	}{
+		{"auth.argon2.memory", auth.Argon2Params{Memory: a.Memory, Time: d.Time, Threads: d.Threads}},
+		{"auth.argon2.time", auth.Argon2Params{Memory: d.Memory, Time: a.Time, Threads: d.Threads}},
+		{"auth.argon2.threads", auth.Argon2Params{Memory: d.Memory, Time: d.Time, Threads: a.Threads}},
+	} {
+		if err := f.params.Validate(); err != nil {
+			p = append(p, fmt.Sprintf("%s: %v", f.key, err))
+		}
+	}
+	if err := a.Validate(); err != nil && len(p) == 0 {
+		p = append(p, fmt.Sprintf("auth.argon2: %v", err))
+	}
+	return p
+}
+
+func (c *Config) validateDefender() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	d := c.Defender
+	if d.MaxFailures < 1 {
+		add("defender.max_failures: must be at least 1 (got %d)", d.MaxFailures)
+	}
+	if d.Window <= 0 {
+		add("defender.window: must be positive (got %s)", d.Window)
+	}
+	if d.BanTime <= 0 {
+		add("defender.ban_time: must be positive (got %s)", d.BanTime)
+	}
+	if d.Delay < 0 {
+		add("defender.delay: must not be negative (got %s)", d.Delay)
+	}
+	if d.MaxDelay < 0 {
+		add("defender.max_delay: must not be negative (got %s)", d.MaxDelay)
+	} else if d.Delay >= 0 && d.MaxDelay < d.Delay {
+		add("defender.max_delay: must be at least defender.delay (%s; got %s)", d.Delay, d.MaxDelay)
+	}
+	for i, s := range d.Allow {
+		if _, err := parseNetwork(s); err != nil {
+			add("defender.allow[%d]: %v", i, err)
+		}
+	}
+	return p
+}
+
+// parseNetwork parses one defender.allow entry: a network in CIDR
+// notation, or a single address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	n, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)", s)
+	}
+	if n.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q: write IPv4 networks in IPv4 form (such as 10.0.0.0/8)", s)
+	}
+	if m := n.Masked(); m != n {
+		return netip.Prefix{}, fmt.Errorf("%q has bits set after the prefix length (did you mean %s?)", s, m)
+	}
+	return n, nil
+}
+
+// argon2 returns the configured argon2id cost of new password
+// hashes.
+func (c *Config) argon2() auth.Argon2Params {
+	a := c.Auth.Argon2
+	return auth.Argon2Params{Memory: a.Memory, Time: a.Time, Threads: a.Threads}
+}
+
+// defender returns the defender's configuration. The configuration
+// must have been validated (LoadConfig does).
+func (c *Config) defender() auth.DefenderConfig {
+	d := c.Defender
+	out := auth.DefenderConfig{
+		Enabled:     d.Enabled,
+		MaxFailures: d.MaxFailures,
+		Window:      time.Duration(d.Window),
+		BanTime:     time.Duration(d.BanTime),
+		Delay:       time.Duration(d.Delay),
+		MaxDelay:    time.Duration(d.MaxDelay),
+	}
+	for _, s := range d.Allow {
+		if n, err := parseNetwork(s); err == nil {
+			out.Allow = append(out.Allow, n)
+		}
+	}
+	return out
+}
+
+// store returns what auth.OpenStore needs to open the configured
+// store.
+func (c *Config) store() auth.StoreConfig {
+	return auth.StoreConfig{Driver: c.Store.Driver, DSN: c.Store.DSN}
 }
 
 // checkBackendURL checks what can be checked of a backend URL without

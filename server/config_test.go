@@ -2,11 +2,15 @@ package server
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wharf-gw/wharf/auth"
 )
 
 func TestParseSize(t *testing.T) {
@@ -75,6 +79,15 @@ func TestSizeString(t *testing.T) {
 	}
 }
 
+// withDefaults fills in the store, auth and defender sections of c as
+// LoadConfig does when they are not configured.
+func withDefaults(c *Config) *Config {
+	d := DefaultConfig()
+	c.Store, c.Auth, c.Defender = d.Store, d.Auth, d.Defender
+	c.Store.DSN = filepath.Join(c.DataDir, "wharf.db")
+	return c
+}
+
 // load writes yaml (if not "") to a file and loads it with env.
 func load(t *testing.T, yaml string, env ...string) (*Config, error) {
 	t.Helper()
@@ -103,7 +116,7 @@ func TestLoadConfigDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := abs(t, "wharf-data")
-	want := &Config{
+	want := withDefaults(&Config{
 		DataDir: dataDir,
 		Log:     LogConfig{Format: "text", Level: "info"},
 		Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
@@ -111,7 +124,7 @@ func TestLoadConfigDefault(t *testing.T) {
 			"local": {URL: "file://" + filepath.ToSlash(dataDir) + "/files", PartSize: 8 * MiB, Concurrency: 4},
 		},
 		defaultBackend: true,
-	}
+	})
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("default config:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -144,7 +157,7 @@ backends:
   scratch:
     url: mem://
 `,
-		want: &Config{
+		want: withDefaults(&Config{
 			DataDir: "/srv/wharf",
 			Log:     LogConfig{Format: "json", Level: "debug"},
 			Storage: StorageConfig{UploadBudget: GiB, Times: "ignore"},
@@ -153,11 +166,11 @@ backends:
 				"s3main":  {URL: "s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true", PartSize: 5 * MiB, Concurrency: 4},
 				"scratch": {URL: "mem://", PartSize: 8 * MiB, Concurrency: 4},
 			},
-		},
+		}),
 	}, {
 		name: "partial file keeps defaults and the default backend",
 		yaml: "log:\n  level: warn\n",
-		want: &Config{
+		want: withDefaults(&Config{
 			DataDir: abs(t, "wharf-data"),
 			Log:     LogConfig{Format: "text", Level: "warn"},
 			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
@@ -165,11 +178,11 @@ backends:
 				"local": {URL: "file://" + filepath.ToSlash(abs(t, "wharf-data")) + "/files", PartSize: 8 * MiB, Concurrency: 4},
 			},
 			defaultBackend: true,
-		},
+		}),
 	}, {
 		name: "empty file",
 		yaml: "# nothing\n",
-		want: &Config{
+		want: withDefaults(&Config{
 			DataDir: abs(t, "wharf-data"),
 			Log:     LogConfig{Format: "text", Level: "info"},
 			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
@@ -177,7 +190,7 @@ backends:
 				"local": {URL: "file://" + filepath.ToSlash(abs(t, "wharf-data")) + "/files", PartSize: 8 * MiB, Concurrency: 4},
 			},
 			defaultBackend: true,
-		},
+		}),
 	}, {
 		name: "env overrides the file",
 		yaml: `
@@ -200,7 +213,7 @@ backends:
 			"WHARF_BACKENDS_SCRATCH_DISK_URL=file:///tmp/scratch",
 			"OTHER=ignored",
 		},
-		want: &Config{
+		want: withDefaults(&Config{
 			DataDir: "/var/lib/wharf",
 			Log:     LogConfig{Format: "json", Level: "error"},
 			Storage: StorageConfig{UploadBudget: 64 * MiB, Times: "ignore"},
@@ -208,7 +221,7 @@ backends:
 				"s3main":       {URL: "s3://bucket?region=us-east-1", PartSize: 32 * MiB, Concurrency: 16},
 				"scratch_disk": {URL: "file:///tmp/scratch", PartSize: 8 * MiB, Concurrency: 4},
 			},
-		},
+		}),
 	}, {
 		name: "env alone, no file: default backend tuned, data_dir moves it",
 		env: []string{
@@ -216,7 +229,7 @@ backends:
 			"WHARF_BACKENDS_LOCAL_CONCURRENCY=3",
 			"WHARF_BACKENDS_SHARED_URL=s3://shared?region=eu-west-1&prefix=team/",
 		},
-		want: &Config{
+		want: withDefaults(&Config{
 			DataDir: "/var/lib/wharf",
 			Log:     LogConfig{Format: "text", Level: "info"},
 			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
@@ -224,6 +237,63 @@ backends:
 				"local":  {URL: "file:///var/lib/wharf/files", PartSize: 8 * MiB, Concurrency: 3},
 				"shared": {URL: "s3://shared?region=eu-west-1&prefix=team/", PartSize: 8 * MiB, Concurrency: 4},
 			},
+			defaultBackend: true,
+		}),
+	}, {
+		name: "store, auth and defender",
+		yaml: `
+data_dir: /srv/wharf
+store:
+  driver: postgres
+  dsn: postgres://wharf@db.internal:5432/wharf?sslmode=verify-full
+auth:
+  argon2: {memory: 131072, time: 4, threads: 4}
+defender:
+  enabled: false
+  max_failures: 10
+  window: 1h
+  ban_time: 24h
+  delay: 250ms
+  max_delay: 2s
+  allow: [10.0.0.0/8, "2001:db8::/32", 192.0.2.7]
+`,
+		want: &Config{
+			DataDir: "/srv/wharf",
+			Log:     LogConfig{Format: "text", Level: "info"},
+			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+			Backends: map[string]BackendConfig{
+				"local": {URL: "file:///srv/wharf/files", PartSize: 8 * MiB, Concurrency: 4},
+			},
+			Store: StoreConfig{Driver: "postgres", DSN: "postgres://wharf@db.internal:5432/wharf?sslmode=verify-full"},
+			Auth:  AuthConfig{Argon2: Argon2Config{Memory: 131072, Time: 4, Threads: 4}},
+			Defender: DefenderConfig{Enabled: false, MaxFailures: 10, Window: Duration(time.Hour), BanTime: Duration(24 * time.Hour),
+				Delay: Duration(250 * time.Millisecond), MaxDelay: Duration(2 * time.Second),
+				Allow: []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"}},
+			defaultBackend: true,
+		},
+	}, {
+		name: "store, auth and defender from the environment",
+		env: []string{
+			"WHARF_DATA_DIR=/srv/wharf",
+			"WHARF_STORE_DSN=/var/db/wharf.sqlite",
+			"WHARF_AUTH_ARGON2_MEMORY=32768",
+			"WHARF_AUTH_ARGON2_THREADS=1",
+			"WHARF_DEFENDER_ENABLED=false",
+			"WHARF_DEFENDER_WINDOW=90s",
+			"WHARF_DEFENDER_ALLOW=10.0.0.0/8, 127.0.0.1,,::1",
+		},
+		want: &Config{
+			DataDir: "/srv/wharf",
+			Log:     LogConfig{Format: "text", Level: "info"},
+			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+			Backends: map[string]BackendConfig{
+				"local": {URL: "file:///srv/wharf/files", PartSize: 8 * MiB, Concurrency: 4},
+			},
+			Store: StoreConfig{Driver: "sqlite", DSN: "/var/db/wharf.sqlite"},
+			Auth:  AuthConfig{Argon2: Argon2Config{Memory: 32768, Time: auth.DefaultArgon2().Time, Threads: 1}},
+			Defender: DefenderConfig{Enabled: false, MaxFailures: 5, Window: Duration(90 * time.Second), BanTime: Duration(30 * time.Minute),
+				Delay: Duration(500 * time.Millisecond), MaxDelay: Duration(5 * time.Second),
+				Allow: []string{"10.0.0.0/8", "127.0.0.1", "::1"}},
 			defaultBackend: true,
 		},
 	}}
@@ -258,7 +328,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{{
 		name: "unknown top-level key",
 		yaml: "data_dir: x\nlisten: :21\n",
-		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends)"},
+		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends, store, auth, defender)"},
 	}, {
 		name: "unknown nested keys are all named with their path",
 		yaml: "log:\n  colour: blue\nbackends:\n  local:\n    uri: file:///x\n    url: file:///x\n",
@@ -333,6 +403,80 @@ backends:
 			"backends.small.concurrency: must be between 1 and 64 (got -1)",
 		},
 	}, {
+		name: "store, auth and defender values",
+		yaml: `
+store: {driver: mysql}
+auth: {argon2: {memory: 1024, time: 0, threads: 0}}
+defender:
+  max_failures: 0
+  window: 0s
+  ban_time: -1m
+  delay: 2s
+  max_delay: 1s
+  allow: [10.0.0.1/8, bogus, "::ffff:10.0.0.0/104", "10.0.0.0/33"]
+`,
+		want: []string{
+			`store.driver: "mysql" is not one of sqlite, postgres`,
+			"auth.argon2.memory: argon2 memory 1024 KiB: at least 8192 KiB",
+			"auth.argon2.time: argon2 time 0: between 1 and 64",
+			"auth.argon2.threads: argon2 threads 0: at least 1",
+			"defender.max_failures: must be at least 1 (got 0)",
+			"defender.window: must be positive (got 0s)",
+			"defender.ban_time: must be positive (got -1m0s)",
+			"defender.max_delay: must be at least defender.delay (2s; got 1s)",
+			`defender.allow[0]: "10.0.0.1/8" has bits set after the prefix length (did you mean 10.0.0.0/8?)`,
+			`defender.allow[1]: "bogus" is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)`,
+			`defender.allow[2]: "::ffff:10.0.0.0/104": write IPv4 networks in IPv4 form (such as 10.0.0.0/8)`,
+			`defender.allow[3]: "10.0.0.0/33" is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)`,
+		},
+	}, {
+		name: "store, auth and defender shapes",
+		yaml: `
+store: {dsn: [a]}
+auth: {argon2: {memory: lots, threads: 300}}
+defender:
+  enabled: maybe
+  window: 10
+  delay: [1s]
+  allow: 10.0.0.0/8
+`,
+		want: []string{
+			"store.dsn: want a single value, not a list (line 2)",
+			`auth.argon2.memory: want an integer from 0 to 4294967295, got "lots" (line 3)`,
+			`auth.argon2.threads: want an integer from 0 to 255, got "300" (line 3)`,
+			`defender.enabled: want true or false, got "maybe" (line 5)`,
+			`defender.window: invalid duration "10" (want a number with a unit such as 500ms, 10m, 1h30m) (line 6)`,
+			"defender.delay: want a single value, not a list (line 7)",
+			"defender.allow: want a list, not a value (line 8)",
+		},
+	}, {
+		name: "sqlite DSN is a path",
+		yaml: "store: {driver: sqlite, dsn: 'file:wharf.db?cache=shared'}\n",
+		want: []string{"store.dsn: for sqlite, the database file's path (no file: URI, no ?options)"},
+	}, {
+		name: "postgres needs a DSN",
+		env:  []string{"WHARF_STORE_DRIVER=postgres"},
+		want: []string{"store.dsn: required for postgres: postgres://USER@HOST:5432/DATABASE (give it in WHARF_STORE_DSN to keep the password out of the file)"},
+	}, {
+		name: "postgres DSN problems never quote the DSN",
+		env:  []string{"WHARF_STORE_DRIVER=postgres", "WHARF_STORE_DSN=host=db password=hunter2"},
+		want: []string{"store.dsn: want a URL such as postgres://USER@HOST:5432/DATABASE?sslmode=verify-full"},
+	}, {
+		name: "postgres DSN without a database",
+		env:  []string{"WHARF_STORE_DRIVER=postgres", "WHARF_STORE_DSN=postgres://u:hunter2@db:5432/"},
+		want: []string{"store.dsn: the URL names no database (postgres://USER@HOST:5432/DATABASE)"},
+	}, {
+		name: "defender environment values",
+		env:  []string{"WHARF_DEFENDER_WINDOW=soon", "WHARF_DEFENDER_ALLOW=10.0.0.0/8,nope", "WHARF_AUTH_ARGON2_THREADS=-1"},
+		want: []string{
+			`auth.argon2.threads (from WHARF_AUTH_ARGON2_THREADS): want an integer from 0 to 255, got "-1"`,
+			`defender.window (from WHARF_DEFENDER_WINDOW): invalid duration "soon" (want a number with a unit such as 500ms, 10m, 1h30m)`,
+		},
+	}, {
+		name: "defender allow list from the environment is validated",
+		env:  []string{"WHARF_DEFENDER_ALLOW=10.0.0.0/8,nope"},
+		want: []string{`defender.allow[1]: "nope" is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)`},
+	}, {
 		name: "budget smaller than a part",
 		yaml: "storage: {upload_budget: 32MiB}\nbackends:\n  big: {url: 'mem://', part_size: 64MiB}\n",
 		want: []string{"storage.upload_budget: must be at least the largest part size (backends.big.part_size is 64MiB, budget 32MiB)"},
@@ -404,5 +548,37 @@ func TestLoadConfigNotAMapping(t *testing.T) {
 	var ce *ConfigError
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0] != "top level: want a mapping, not a value (line 1)" {
 		t.Errorf("err = %v, want the top level named", err)
+	}
+}
+
+func TestConfigAuthConversions(t *testing.T) {
+	cfg, err := LoadConfig("", []string{
+		"WHARF_DATA_DIR=/srv/wharf",
+		"WHARF_DEFENDER_ALLOW=10.0.0.0/8,192.0.2.7,2001:db8::/32",
+		"WHARF_DEFENDER_MAX_FAILURES=3",
+		"WHARF_AUTH_ARGON2_TIME=2",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.defender()
+	want := auth.DefaultDefender()
+	want.MaxFailures = 3
+	want.Allow = []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("192.0.2.7/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+	}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("defender config = %+v, want %+v", d, want)
+	}
+	if _, err := auth.NewDefender(nil, d, nil); err != nil {
+		t.Errorf("auth.NewDefender refuses a validated configuration: %v", err)
+	}
+	if a := cfg.argon2(); a != (auth.Argon2Params{Memory: auth.DefaultArgon2().Memory, Time: 2, Threads: auth.DefaultArgon2().Threads}) {
+		t.Errorf("argon2 = %+v", a)
+	}
+	if s := cfg.store(); s != (auth.StoreConfig{Driver: "sqlite", DSN: "/srv/wharf/wharf.db"}) {
+		t.Errorf("store = %+v", s)
 	}
 }

@@ -82,6 +82,25 @@ func setText(v reflect.Value, s string) error {
 			return fmt.Errorf("want an integer, got %q", s)
 		}
 		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("want an integer from 0 to %d, got %q", uint64(1)<<v.Type().Bits()-1, s)
+		}
+		v.SetUint(n)
+	case reflect.Slice:
+		// A list in one value (an environment variable): comma-separated.
+		v.Set(reflect.Zero(v.Type()))
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			e := reflect.New(v.Type().Elem()).Elem()
+			if err := setText(e, item); err != nil {
+				return err
+			}
+			v.Set(reflect.Append(v, e))
+		}
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
@@ -123,6 +142,14 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, problems *[]string) {
 		return // empty document or null value: nothing to check
 	}
 	switch {
+	case t.Kind() == reflect.Slice && !reflect.PointerTo(t).Implements(textUnmarshaler):
+		if n.Kind != yaml.SequenceNode {
+			add(n, "want a list, not a %s", kindName(n.Kind))
+			return
+		}
+		for i, item := range n.Content {
+			checkNode(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), problems)
+		}
 	case isLeaf(t):
 		if n.Kind != yaml.ScalarNode {
 			add(n, "want a single value, not a %s", kindName(n.Kind))

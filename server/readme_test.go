@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -21,10 +22,35 @@ func TestREADMEConfigReference(t *testing.T) {
 	_, section, _ := strings.Cut(readme, "\n## Configuration\n")
 	section, _, _ = strings.Cut(section, "\n## ")
 
-	row := regexp.MustCompile("(?m)^\\| `([a-z_.<>]+)` \\|[^|]*\\|([^|]*)\\|")
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_.<>]+)` \\|([^|]*)\\|([^|]*)\\|")
 	documented := map[string]string{} // key → environment column
+	defaults := map[string]string{}   // key → default column
 	for _, m := range row.FindAllStringSubmatch(section, -1) {
-		documented[m[1]] = strings.Trim(strings.TrimSpace(m[2]), "`")
+		defaults[m[1]] = strings.Trim(strings.TrimSpace(m[2]), "`")
+		documented[m[1]] = strings.Trim(strings.TrimSpace(m[3]), "`")
+	}
+	// The defaults that come from package auth, which may change them.
+	def := DefaultConfig()
+	for k, v := range map[string]any{
+		"auth.argon2.memory": def.Auth.Argon2.Memory, "auth.argon2.time": def.Auth.Argon2.Time,
+		"auth.argon2.threads": def.Auth.Argon2.Threads, "defender.enabled": def.Defender.Enabled,
+		"defender.max_failures": def.Defender.MaxFailures, "defender.window": def.Defender.Window,
+		"defender.ban_time": def.Defender.BanTime, "defender.delay": def.Defender.Delay,
+		"defender.max_delay": def.Defender.MaxDelay, "store.driver": def.Store.Driver,
+	} {
+		want := fmt.Sprint(v)
+		if d, ok := v.(Duration); ok {
+			want = d.String() // 10m0s → 10m, 1h0m0s → 1h
+			if strings.HasSuffix(want, "m0s") {
+				want = strings.TrimSuffix(want, "0s")
+			}
+			if strings.HasSuffix(want, "h0m") {
+				want = strings.TrimSuffix(want, "0m")
+			}
+		}
+		if defaults[k] != want {
+			t.Errorf("README: %s defaults to %q, want %q", k, defaults[k], want)
+		}
 	}
 	want := map[string]string{}
 	for _, k := range keys(reflect.TypeFor[Config](), nil, nil) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wharf-gw/wharf/auth"
 	"github.com/wharf-gw/wharf/storage"
 )
 
@@ -29,17 +30,21 @@ type Server struct {
 	log      *slog.Logger
 	backends []*backend
 	vfs      *storage.VFS
+	store    auth.Store
+	auth     *auth.Authenticator
 }
 
-// New opens every configured backend and builds the storage layer. A
+// New opens every configured backend and builds the storage layer, then
+// opens (and migrates) the identity store and builds the authenticator. A
 // backend that cannot be opened (a malformed URL option, say) is a
 // configuration problem and returned as a *ConfigError; one that opens but
-// does not answer is reported later, by Start.
+// does not answer is reported later, by Start. A store that cannot be
+// opened stops the node: without it nobody can log in.
 func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: log.With("component", "server")}
 	defer func() {
 		if err != nil {
-			s.closeBackends()
+			s.closeAll()
 		}
 	}()
 	var problems []string
@@ -64,6 +69,17 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	if s.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	authLog := log.With("component", "auth")
+	defender, err := auth.NewDefender(s.store, cfg.defender(), authLog)
+	if err != nil {
+		return nil, err
+	}
+	if s.auth, err = auth.NewAuthenticator(s.store, defender, cfg.argon2(), authLog); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -87,6 +103,9 @@ func (s *Server) Start(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if err := s.checkUsers(ctx); err != nil {
+		return err
+	}
 	s.log.Info("no protocol front ends in this build yet: FTP, FTPS, SFTP and the admin API arrive with later issues")
 	source := s.cfg.file
 	if source == "" {
@@ -96,6 +115,7 @@ func (s *Server) Start(ctx context.Context) error {
 		"config", source,
 		"data_dir", s.cfg.DataDir,
 		"backends", len(s.backends),
+		"store", s.cfg.storeName(),
 		"upload_budget", s.cfg.Storage.UploadBudget.String(),
 		"times", s.cfg.Storage.Times)
 	return nil
@@ -105,7 +125,7 @@ func (s *Server) Start(ctx context.Context) error {
 // everything is closed or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan error, 1)
-	go func() { done <- s.closeBackends() }()
+	go func() { done <- s.closeAll() }()
 	select {
 	case err := <-done:
 		return err
@@ -114,7 +134,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) closeBackends() error {
+// checkUsers logs how to add the first user when the store has none: the
+// embedded default creates no account by itself.
+func (s *Server) checkUsers(ctx context.Context) error {
+	n, err := s.store.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("store %s: %s", s.cfg.storeName(), errorLine(err))
+	}
+	if n > 0 {
+		s.log.Info("store ready", "store", s.cfg.storeName(), "users", n)
+		return nil
+	}
+	cmd := "wharf user add"
+	if s.cfg.file != "" {
+		cmd += " --config " + s.cfg.file
+	}
+	cmd += " alice --password-stdin"
+	if len(s.backends) > 1 {
+		cmd += " --home BACKEND"
+	}
+	s.log.Warn("no users yet: nobody can log in. Add the first one with: "+cmd+
+		" (it reads the password from stdin; --key-file adds SSH keys; see 'wharf user add -h')",
+		"store", s.cfg.storeName())
+	return nil
+}
+
+func (s *Server) closeAll() error {
 	var errs []error
 	for _, b := range s.backends {
 		if err := b.bucket.Close(); err != nil {
@@ -122,6 +167,12 @@ func (s *Server) closeBackends() error {
 		}
 	}
 	s.backends = nil
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: close: %w", err))
+		}
+		s.store = nil
+	}
 	return errors.Join(errs...)
 }
 
