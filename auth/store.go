@@ -9,7 +9,9 @@ import (
 // secrets. Two implementations exist, SQLite (the embedded default) and
 // PostgreSQL (clusters), with the same behaviour: every node of a cluster
 // sees every change at once. Errors wrap ErrNotFound, ErrExists,
-// ErrConflict, ErrInvalid or ErrUnavailable.
+// ErrConflict, ErrInvalid or ErrUnavailable. Stored times come back in
+// UTC at microsecond precision; empty lists come back nil. Create methods
+// set Created only when it is zero.
 type Store interface {
 	// CreateUser stores a new user (Version becomes 1, Created and
 	// Updated are set). ErrExists if the name is taken.
@@ -22,8 +24,8 @@ type Store interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser removes the user name. ErrNotFound if there is none.
 	DeleteUser(ctx context.Context, name string) error
-	// ListUsers returns up to limit users whose names start with prefix
-	// and sort after after, in name order.
+	// ListUsers returns up to limit (> 0) users whose names start with
+	// prefix and sort after after, in byte order of names.
 	ListUsers(ctx context.Context, prefix, after string, limit int) ([]*User, error)
 	// CountUsers returns the number of users.
 	CountUsers(ctx context.Context) (int, error)
@@ -34,6 +36,7 @@ type Store interface {
 	DeleteAdmin(ctx context.Context, name string) error // and its tokens
 	UpdateAdminPassword(ctx context.Context, name, hash string) error
 
+	// CreateToken stores a token; ErrNotFound if its admin does not exist.
 	CreateToken(ctx context.Context, t *Token) error
 	// GetToken returns the token id. ErrNotFound if there is none.
 	GetToken(ctx context.Context, id string) (*Token, error)
@@ -42,7 +45,8 @@ type Store interface {
 
 	// AddFailure records a failed login for key (an address or a user
 	// name, by kind) at now and returns how many failures of that key are
-	// younger than window.
+	// younger than window (> 0). Failures older than max(window, 24h) are
+	// pruned.
 	AddFailure(ctx context.Context, kind, key string, now time.Time, window time.Duration) (int, error)
 	// ClearFailures forgets the failures of key.
 	ClearFailures(ctx context.Context, kind, key string) error
