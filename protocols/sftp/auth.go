@@ -1,0 +1,131 @@
+package sftp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharf-gw/wharf/auth"
+)
+
+// extUser is the Permissions extension naming the logged-in user.
+const extUser = "wharf-user"
+
+// connAuth authenticates one connection through auth: password,
+// keyboard-interactive (one password prompt) and public key. Every
+// failure goes through auth, and so through the defender.
+type connAuth struct {
+	srv *Server
+	ctx context.Context // bounded by the handshake and authentication timeouts
+	li  auth.LoginInfo
+	nc  net.Conn
+	rc  *auth.Conn
+	log *slog.Logger
+
+	mu        sync.Mutex
+	principal *auth.Principal // set by the one successful callback
+}
+
+// config returns the SSH server configuration of this connection.
+func (a *connAuth) config() *ssh.ServerConfig {
+	cfg := a.srv.cfg
+	sc := &ssh.ServerConfig{
+		Config: ssh.Config{
+			KeyExchanges: cfg.KexAlgorithms,
+			Ciphers:      cfg.Ciphers,
+			MACs:         cfg.MACs,
+		},
+		PublicKeyAuthAlgorithms:     pubKeyAuthAlgorithms,
+		MaxAuthTries:                cfg.MaxAuthTries,
+		ServerVersion:               serverVersion,
+		PasswordCallback:            a.password,
+		KeyboardInteractiveCallback: a.keyboardInteractive,
+		PublicKeyCallback:           a.offeredKey,
+		VerifiedPublicKeyCallback:   a.verifiedKey,
+		PreAuthConnCallback: func(ssh.ServerPreAuthConn) {
+			// The key exchange is done: authentication gets its own time.
+			a.nc.SetDeadline(time.Now().Add(cfg.AuthTimeout))
+		},
+		AuthLogCallback: func(md ssh.ConnMetadata, method string, err error) {
+			if method != "none" {
+				a.log.Debug("auth attempt", "user", md.User(), "method", method, "err", err)
+			}
+		},
+	}
+	for _, k := range a.srv.keys {
+		sc.AddHostKey(k.signer)
+	}
+	return sc
+}
+
+func (a *connAuth) password(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+	return a.login(func() (*auth.Principal, error) {
+		return a.srv.deps.Auth.Password(a.ctx, a.li, md.User(), string(pw))
+	})
+}
+
+// keyboardInteractive asks for the password with one prompt.
+func (a *connAuth) keyboardInteractive(md ssh.ConnMetadata, challenge ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+	answers, err := challenge("", "", []string{"Password: "}, []bool{false})
+	if err != nil {
+		return nil, err
+	}
+	if len(answers) != 1 {
+		return nil, errors.New("expected one answer")
+	}
+	return a.password(md, []byte(answers[0]))
+}
+
+// offeredKey answers "maybe" for every key: it authorizes nothing. The
+// key is checked against the user's keys by verifiedKey, which only runs
+// once the client has proven it holds the private key (unsigned queries
+// never reach it).
+func (a *connAuth) offeredKey(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) {
+	return nil, nil
+}
+
+func (a *connAuth) verifiedKey(md ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.Permissions, _ string) (*ssh.Permissions, error) {
+	return a.login(func() (*auth.Principal, error) {
+		return a.srv.deps.Auth.PublicKey(a.ctx, a.li, md.User(), key)
+	})
+}
+
+// login runs one authentication and, when it succeeds, records the user
+// in the registry within their session limit.
+func (a *connAuth) login(authenticate func() (*auth.Principal, error)) (*ssh.Permissions, error) {
+	p, err := authenticate()
+	switch {
+	case errors.Is(err, auth.ErrBanned):
+		a.log.Warn("connection closed", "reason", err.Error())
+		a.nc.Close()
+		return nil, err
+	case errors.Is(err, auth.ErrUnavailable):
+		return nil, &ssh.BannerError{Err: err, Message: "wharf: logins are temporarily unavailable, try again later\r\n"}
+	case err != nil:
+		return nil, err
+	}
+	if err := a.rc.Login(p.User, p.Limits.MaxSessions); err != nil {
+		a.log.Warn("session refused", "user", p.User, "reason", err.Error())
+		return nil, &ssh.BannerError{Err: err, Message: "wharf: " + err.Error() + "\r\n"}
+	}
+	a.mu.Lock()
+	a.principal = p
+	a.mu.Unlock()
+	return &ssh.Permissions{Extensions: map[string]string{extUser: p.User}}, nil
+}
+
+// result returns the principal of the authenticated connection, checked
+// against the permissions the SSH layer kept for it.
+func (a *connAuth) result(perms *ssh.Permissions) *auth.Principal {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.principal == nil || perms == nil || perms.Extensions[extUser] != a.principal.User {
+		return nil
+	}
+	return a.principal
+}
