@@ -31,6 +31,7 @@ Usage:
   wharf admin SUBCOMMAND [--config F]  manage admins and their API tokens
                                        (see 'wharf admin -h')
   wharf migrate [--config FILE]        bring the store's schema up to date
+  wharf hostkeys [--config FILE]       print the SSH host keys' fingerprints
   wharf version                        print the version
   wharf help [COMMAND]                 print this help, or a command's
 `
@@ -70,6 +71,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return server.AdminCommand(ctx, rest, environ, os.Stdin, stdout, stderr)
 	case "migrate":
 		return server.MigrateCommand(ctx, rest, environ, os.Stdin, stdout, stderr)
+	case "hostkeys":
+		return server.HostKeysCommand(ctx, rest, environ, os.Stdin, stdout, stderr)
 	case "version":
 		if code, done := parseFlags("version", rest, versionUsage, stdout, stderr); done {
 			return code
@@ -85,7 +88,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		case "serve":
 			fmt.Fprint(stdout, serveUsage)
 			return 0
-		case "user", "admin", "migrate":
+		case "user", "admin", "migrate", "hostkeys":
 			return run(ctx, []string{rest[0], "-h"}, environ, stdout, stderr)
 		case "version":
 			fmt.Fprint(stdout, versionUsage)

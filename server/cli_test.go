@@ -651,7 +651,7 @@ func TestServeHintsAtTheFirstUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve := func() string {
-		cfg, err := LoadConfig(path, []string{"WHARF_AUTH_ARGON2_MEMORY=8192"})
+		cfg, err := LoadConfig(path, append([]string{"WHARF_AUTH_ARGON2_MEMORY=8192"}, loopback...))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,6 +37,11 @@ type Config struct {
 	Store    StoreConfig              `yaml:"store"`
 	Auth     AuthConfig               `yaml:"auth"`
 	Defender DefenderConfig           `yaml:"defender"`
+	FTP      FTPConfig                `yaml:"ftp"`
+	SFTP     SFTPConfig               `yaml:"sftp"`
+	Admin    AdminConfig              `yaml:"admin"`
+	Limits   LimitsConfig             `yaml:"limits"`
+	Shutdown ShutdownConfig           `yaml:"shutdown"`
 
 	// file is the file the configuration was read from, "" for none.
 	file string
@@ -113,6 +118,72 @@ type DefenderConfig struct {
 	Allow []string `yaml:"allow"`
 }
 
+// FTPConfig configures the FTP and FTPS front end.
+type FTPConfig struct {
+	// Listen is the plain FTP listener (AUTH TLS upgrades it); "" turns it
+	// off.
+	Listen string `yaml:"listen"`
+	// ImplicitTLSListen is the implicit FTPS listener; "" (the default)
+	// turns it off.
+	ImplicitTLSListen string `yaml:"implicit_tls_listen"`
+	// CertFile and KeyFile are a PEM certificate and key; without them a
+	// self-signed certificate is generated once and shared through the
+	// store.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// RequireTLS refuses logins and transfers without TLS on Listen.
+	RequireTLS bool `yaml:"require_tls"`
+	// PassivePorts is the passive data port range, "first-last".
+	PassivePorts string `yaml:"passive_ports"`
+	// PublicIP is the IPv4 address announced in PASV replies;
+	// PublicIPFromEC2 discovers it from EC2 instance metadata (IMDSv2).
+	PublicIP        string `yaml:"public_ip"`
+	PublicIPFromEC2 bool   `yaml:"public_ip_from_ec2"`
+	// ActiveMode allows PORT/EPRT (to the client's own address, ports of
+	// 1024 and up).
+	ActiveMode  bool     `yaml:"active_mode"`
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// SFTPConfig configures the SFTP front end.
+type SFTPConfig struct {
+	// Listen is the SSH listener; "" turns SFTP off.
+	Listen string `yaml:"listen"`
+	// HostKeyFiles are private host keys; without them ed25519, ecdsa and
+	// rsa keys are generated once and shared through the store.
+	HostKeyFiles []string `yaml:"host_key_files"`
+	// KexAlgorithms, Ciphers and MACs override the default algorithm
+	// lists (no SHA-1 is ever accepted).
+	KexAlgorithms []string `yaml:"kex_algorithms"`
+	Ciphers       []string `yaml:"ciphers"`
+	MACs          []string `yaml:"macs"`
+	IdleTimeout   Duration `yaml:"idle_timeout"`
+}
+
+// AdminConfig configures the admin API, health endpoints and metrics.
+type AdminConfig struct {
+	// Listen is the HTTP listener; "" turns the admin API off.
+	Listen   string `yaml:"listen"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// LoginTTL is the lifetime of the tokens POST /api/v1/auth/login
+	// issues.
+	LoginTTL Duration `yaml:"login_ttl"`
+}
+
+// LimitsConfig are this node's session limits (0: unlimited).
+type LimitsConfig struct {
+	MaxSessions           int `yaml:"max_sessions"`
+	MaxSessionsPerAddress int `yaml:"max_sessions_per_address"`
+}
+
+// ShutdownConfig tunes the drain on SIGTERM.
+type ShutdownConfig struct {
+	// Grace is how long transfers in progress may run on after a drain
+	// starts before their sessions are closed.
+	Grace Duration `yaml:"grace"`
+}
+
 // Store drivers.
 const (
 	DriverSQLite   = "sqlite"
@@ -155,6 +226,11 @@ func DefaultConfig() *Config {
 			Delay:       Duration(d.Delay),
 			MaxDelay:    Duration(d.MaxDelay),
 		},
+		FTP:      FTPConfig{Listen: ":2121", PassivePorts: "50000-50100", IdleTimeout: Duration(5 * time.Minute)},
+		SFTP:     SFTPConfig{Listen: ":2022", IdleTimeout: Duration(15 * time.Minute)},
+		Admin:    AdminConfig{Listen: "127.0.0.1:8080", LoginTTL: Duration(time.Hour)},
+		Limits:   LimitsConfig{MaxSessions: 1000, MaxSessionsPerAddress: 50},
+		Shutdown: ShutdownConfig{Grace: Duration(30 * time.Second)},
 	}
 }
 
@@ -315,6 +391,7 @@ func (c *Config) validate() []string {
 	p = append(p, c.validateStore()...)
 	p = append(p, c.validateArgon2()...)
 	p = append(p, c.validateDefender()...)
+	p = append(p, c.validateFrontEnds()...)
 	return p
 }
 

@@ -79,11 +79,12 @@ func TestSizeString(t *testing.T) {
 	}
 }
 
-// withDefaults fills in the store, auth and defender sections of c as
-// LoadConfig does when they are not configured.
+// withDefaults fills in the store, auth, defender and front-end sections
+// of c as LoadConfig does when they are not configured.
 func withDefaults(c *Config) *Config {
 	d := DefaultConfig()
 	c.Store, c.Auth, c.Defender = d.Store, d.Auth, d.Defender
+	c.FTP, c.SFTP, c.Admin, c.Limits, c.Shutdown = d.FTP, d.SFTP, d.Admin, d.Limits, d.Shutdown
 	c.Store.DSN = filepath.Join(c.DataDir, "wharf.db")
 	return c
 }
@@ -296,7 +297,44 @@ defender:
 				Allow: []string{"10.0.0.0/8", "127.0.0.1", "::1"}},
 			defaultBackend: true,
 		},
+	}, {
+		name: "front ends, limits and shutdown",
+		yaml: `data_dir: /srv/wharf
+ftp:
+  listen: ""
+  implicit_tls_listen: ":990"
+  cert_file: /etc/wharf/cert.pem
+  key_file: /etc/wharf/key.pem
+  require_tls: true
+  passive_ports: 40000-40009
+  public_ip: 198.51.100.7
+  idle_timeout: 1m
+sftp:
+  listen: 0.0.0.0:22
+  host_key_files: [/etc/wharf/ssh_host_ed25519_key]
+admin:
+  listen: ""
+limits: {max_sessions: 10, max_sessions_per_address: 2}
+shutdown: {grace: 2m}
+`,
+		env: []string{"WHARF_SFTP_CIPHERS=aes256-gcm@openssh.com"},
+		want: withDefaults(&Config{
+			DataDir: "/srv/wharf",
+			Log:     LogConfig{Format: "text", Level: "info"},
+			Storage: StorageConfig{UploadBudget: 256 * MiB, Times: "store"},
+			Backends: map[string]BackendConfig{
+				"local": {URL: "file:///srv/wharf/files", PartSize: 8 * MiB, Concurrency: 4},
+			},
+			defaultBackend: true,
+		}),
 	}}
+	tests[len(tests)-1].want.FTP = FTPConfig{ImplicitTLSListen: ":990", CertFile: "/etc/wharf/cert.pem", KeyFile: "/etc/wharf/key.pem",
+		RequireTLS: true, PassivePorts: "40000-40009", PublicIP: "198.51.100.7", IdleTimeout: Duration(time.Minute)}
+	tests[len(tests)-1].want.SFTP = SFTPConfig{Listen: "0.0.0.0:22", HostKeyFiles: []string{"/etc/wharf/ssh_host_ed25519_key"},
+		Ciphers: []string{"aes256-gcm@openssh.com"}, IdleTimeout: Duration(15 * time.Minute)}
+	tests[len(tests)-1].want.Admin = AdminConfig{LoginTTL: Duration(time.Hour)}
+	tests[len(tests)-1].want.Limits = LimitsConfig{MaxSessions: 10, MaxSessionsPerAddress: 2}
+	tests[len(tests)-1].want.Shutdown = ShutdownConfig{Grace: Duration(2 * time.Minute)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var (
@@ -312,6 +350,10 @@ defender:
 				t.Fatal(err)
 			}
 			cfg.file = ""
+			if tt.want.SFTP.Listen == "" { // cases about other sections: the front ends keep their defaults
+				d := DefaultConfig()
+				tt.want.FTP, tt.want.SFTP, tt.want.Admin, tt.want.Limits, tt.want.Shutdown = d.FTP, d.SFTP, d.Admin, d.Limits, d.Shutdown
+			}
 			if !reflect.DeepEqual(cfg, tt.want) {
 				t.Errorf("config:\n got %+v\nwant %+v", cfg, tt.want)
 			}
@@ -328,7 +370,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{{
 		name: "unknown top-level key",
 		yaml: "data_dir: x\nlisten: :21\n",
-		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends, store, auth, defender)"},
+		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends, store, auth, defender, ftp, sftp, admin, limits, shutdown)"},
 	}, {
 		name: "unknown nested keys are all named with their path",
 		yaml: "log:\n  colour: blue\nbackends:\n  local:\n    uri: file:///x\n    url: file:///x\n",
@@ -428,6 +470,26 @@ defender:
 			`defender.allow[1]: "bogus" is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)`,
 			`defender.allow[2]: "::ffff:10.0.0.0/104": write IPv4 networks in IPv4 form (such as 10.0.0.0/8)`,
 			`defender.allow[3]: "10.0.0.0/33" is not a network (want CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address)`,
+		},
+	}, {
+		name: "front ends",
+		yaml: `
+ftp: {listen: "2121", passive_ports: 80-90, public_ip: "2001:db8::1", cert_file: c.pem}
+sftp: {listen: "host:", idle_timeout: -1s}
+admin: {key_file: k.pem}
+limits: {max_sessions: -1}
+shutdown: {grace: -5s}
+`,
+		want: []string{
+			`ftp.listen: "2121" is not a listen address (want HOST:PORT or :PORT)`,
+			`sftp.listen: "host:" is not a listen address (want HOST:PORT or :PORT)`,
+			`ftp.passive_ports: "80-90": want FIRST-LAST with 1024 <= FIRST <= LAST <= 65535`,
+			`ftp.public_ip: "2001:db8::1" is not an IPv4 address`,
+			"ftp.cert_file, ftp.key_file: give both or neither",
+			"admin.cert_file, admin.key_file: give both or neither",
+			"sftp.idle_timeout: must not be negative (got -1s)",
+			"shutdown.grace: must not be negative (got -5s)",
+			"limits.max_sessions: must not be negative (got -1)",
 		},
 	}, {
 		name: "store, auth and defender shapes",

@@ -1,6 +1,6 @@
 // Package server is wharf's composition root: it reads the configuration,
-// opens the backends, builds the storage layer (and, with later issues, the
-// protocol front ends and the admin API) and runs them until told to stop.
+// opens the backends, builds the storage layer, the identity store, the
+// protocol front ends and the admin API, and runs them until told to stop.
 // It is the only package that knows concrete driver types.
 package server
 
@@ -21,17 +21,19 @@ import (
 // Timeouts of the server's own steps.
 const (
 	checkTimeout    = 5 * time.Second  // one backend round trip at start
-	shutdownTimeout = 30 * time.Second // closing everything on stop
+	shutdownTimeout = 30 * time.Second // closing everything on stop, beyond the drain's grace period
 )
 
 // Server is one wharf node.
 type Server struct {
 	cfg      *Config
 	log      *slog.Logger
+	root     *slog.Logger // untagged: components tag their own lines
 	backends []*backend
 	vfs      *storage.VFS
 	store    auth.Store
 	auth     *auth.Authenticator
+	fronts   frontEnds
 }
 
 // New opens every configured backend and builds the storage layer, then
@@ -41,7 +43,7 @@ type Server struct {
 // does not answer is reported later, by Start. A store that cannot be
 // opened stops the node: without it nobody can log in.
 func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: log.With("component", "server")}
+	s := &Server{cfg: cfg, log: log.With("component", "server"), root: log}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -80,6 +82,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if s.auth, err = auth.NewAuthenticator(s.store, defender, cfg.argon2(), authLog); err != nil {
 		return nil, err
 	}
+	if err := s.buildFrontEnds(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -106,7 +111,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.checkUsers(ctx); err != nil {
 		return err
 	}
-	s.log.Info("no protocol front ends in this build yet: FTP, FTPS, SFTP and the admin API arrive with later issues")
+	if err := s.startFrontEnds(ctx); err != nil {
+		return err
+	}
 	source := s.cfg.file
 	if source == "" {
 		source = "embedded default"
@@ -121,9 +128,11 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops the node and releases its backends. It returns when
-// everything is closed or ctx is done.
+// Shutdown drains the node (see Config.Shutdown), stops its front ends and
+// releases its backends and store. It returns when everything is closed or
+// ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.drain(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.closeAll() }()
 	select {
@@ -189,7 +198,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	<-ctx.Done()
 	s.log.Info("shutting down", "reason", context.Cause(ctx))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(cfg.Shutdown.Grace)+shutdownTimeout)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
 		return err

@@ -51,13 +51,13 @@ func closedPort(t *testing.T) string {
 func TestServerLifecycle(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	dir := t.TempDir()
-	cfg, err := LoadConfig("", []string{
+	cfg, err := LoadConfig("", append([]string{
 		"WHARF_DATA_DIR=" + dir,
 		"WHARF_LOG_FORMAT=json",
 		"WHARF_BACKENDS_SCRATCH_URL=mem://",
 		"WHARF_BACKENDS_DOWN_URL=s3://bucket?endpoint=http://" + closedPort(t) +
 			"&region=us-east-1&use_path_style=true&anonymous=true&prefix=p&kmskeyid=s3cr3t",
-	})
+	}, loopback...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,9 @@ func TestServerLifecycle(t *testing.T) {
 		`"msg":"backend ready","component":"server","backend":"local"`,
 		`"msg":"backend ready","component":"server","backend":"scratch"`,
 		`"level":"WARN","msg":"backend does not answer; serving on, it is checked again when used","component":"server","backend":"down"`,
-		`"msg":"no protocol front ends in this build yet`,
+		`"msg":"ftp listening","component":"server","addr":"127.0.0.1:`,
+		`"msg":"sftp listening","component":"server","addr":"127.0.0.1:`,
+		`"msg":"admin listening","component":"server","addr":"127.0.0.1:`,
 		`"msg":"stopped"`,
 	} {
 		if !strings.Contains(out, want) {
@@ -141,7 +143,12 @@ func buildWharf(t *testing.T) string {
 	return bin
 }
 
-// hermeticEnv is the test's environment without WHARF_ variables.
+// loopback puts every listener on a loopback port the system chooses, so
+// that tests neither collide nor listen beyond this machine.
+var loopback = []string{"WHARF_FTP_LISTEN=127.0.0.1:0", "WHARF_SFTP_LISTEN=127.0.0.1:0", "WHARF_ADMIN_LISTEN=127.0.0.1:0"}
+
+// hermeticEnv is the test's environment without WHARF_ variables, with
+// the listeners on loopback.
 func hermeticEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -149,6 +156,7 @@ func hermeticEnv(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
+	env = append(env, loopback...)
 	return append(env, extra...)
 }
 
