@@ -101,7 +101,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, registry: auth.NewRegistry(auth.RegistryLimits{}),
+	e := &env{t: t, store: store, registry: auth.NewRegistry(auth.RegistryLimits{}, nil),
 		clock: &clock{t: time.Now()}, store0: &toggle{}, backend: &toggle{}}
 	hash, err := auth.HashPassword(adminPassword, cheap)
 	if err != nil {

@@ -37,6 +37,14 @@ type Authenticator struct {
 	log      *slog.Logger
 	dummy    string        // a hash verified for unknown users, so they cost the same time
 	hashing  chan struct{} // bounds the password hashes computed at once (and their memory)
+	obs      Observer
+}
+
+// SetObserver makes the authenticator (and its defender) report logins
+// and bans to obs. Call it before the first login.
+func (a *Authenticator) SetObserver(obs Observer) {
+	a.obs = obs
+	a.defender.obs = obs
 }
 
 // NewAuthenticator returns an authenticator over store. params are the
@@ -51,7 +59,7 @@ func NewAuthenticator(store Store, defender *Defender, params Argon2Params, log 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Authenticator{store: store, defender: defender, log: log.With("component", "auth"), dummy: dummy,
-		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}, nil
+		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), obs: nopObserver{}}, nil
 }
 
 // verify checks a password against a hash, waiting for a free hashing slot
@@ -72,6 +80,7 @@ func (a *Authenticator) Defender() *Defender { return a.defender }
 // Password logs name in with a password.
 func (a *Authenticator) Password(ctx context.Context, li LoginInfo, name, password string) (*Principal, error) {
 	if err := a.defender.Check(ctx, li.Remote); err != nil {
+		a.obs.Login(li.Protocol, "banned")
 		return nil, err
 	}
 	u, err := a.store.GetUser(ctx, name)
@@ -107,6 +116,7 @@ func (a *Authenticator) Password(ctx context.Context, li LoginInfo, name, passwo
 // already seen proven (a verified signature).
 func (a *Authenticator) PublicKey(ctx context.Context, li LoginInfo, name string, key ssh.PublicKey) (*Principal, error) {
 	if err := a.defender.Check(ctx, li.Remote); err != nil {
+		a.obs.Login(li.Protocol, "banned")
 		return nil, err
 	}
 	u, err := a.store.GetUser(ctx, name)
@@ -134,8 +144,10 @@ func (a *Authenticator) PublicKey(ctx context.Context, li LoginInfo, name string
 
 func (a *Authenticator) fail(ctx context.Context, li LoginInfo, name, reason string) error {
 	if err := a.defender.Failure(ctx, li, name, reason); err != nil {
+		a.obs.Login(li.Protocol, "banned")
 		return err
 	}
+	a.obs.Login(li.Protocol, "failed")
 	return ErrAuthFailed
 }
 
@@ -152,6 +164,7 @@ func (a *Authenticator) succeed(ctx context.Context, li LoginInfo, u *User) (*Pr
 		return nil, ErrAuthFailed
 	}
 	a.defender.Success(ctx, li.Remote)
+	a.obs.Login(li.Protocol, "ok")
 	a.log.Info("login", "remote", li.Remote.String(), "protocol", li.Protocol, "user", u.Name)
 	return &Principal{User: u.Name, Policy: p, Limits: u.Limits}, nil
 }

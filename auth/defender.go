@@ -46,6 +46,7 @@ type Defender struct {
 	log   *slog.Logger
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
+	obs   Observer
 }
 
 // NewDefender returns a defender over store.
@@ -63,7 +64,7 @@ func NewDefender(store Store, cfg DefenderConfig, log *slog.Logger) (*Defender, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Defender{cfg: cfg, store: store, log: log.With("component", "auth"), now: time.Now, sleep: sleepCtx}, nil
+	return &Defender{cfg: cfg, store: store, log: log.With("component", "auth"), now: time.Now, sleep: sleepCtx, obs: nopObserver{}}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -133,6 +134,7 @@ func (d *Defender) Failure(ctx context.Context, li LoginInfo, user, reason strin
 			d.log.Error("storing a ban", "remote", addr.String(), "err", err)
 		} else {
 			d.log.Warn("address banned", "remote", addr.String(), "until", until.UTC().Format(time.RFC3339), "failures", na)
+			d.obs.Ban()
 			banned = fmt.Errorf("%w until %s", ErrBanned, until.UTC().Format(time.RFC3339))
 		}
 	}

@@ -30,6 +30,7 @@ type RegistryLimits struct {
 type Registry struct {
 	limits RegistryLimits
 	now    func() time.Time
+	obs    Observer
 
 	mu       sync.Mutex
 	next     uint64
@@ -40,9 +41,13 @@ type Registry struct {
 	empty    chan struct{} // closed when draining and no session is left
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry(limits RegistryLimits) *Registry {
-	return &Registry{limits: limits, now: time.Now, sessions: map[uint64]*Conn{},
+// NewRegistry returns an empty registry. obs (nil for none) counts the
+// transfers and their bytes.
+func NewRegistry(limits RegistryLimits, obs Observer) *Registry {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Registry{limits: limits, now: time.Now, obs: obs, sessions: map[uint64]*Conn{},
 		perAddr: map[netip.Addr]int{}, perUser: map[string]int{}}
 }
 
@@ -116,8 +121,11 @@ func (c *Conn) ID() uint64 { return c.id }
 // and its path; EndTransfer clears it.
 func (c *Conn) StartTransfer(kind, path string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.transfer = kind + " " + path
+	c.mu.Unlock()
+	if kind == "upload" || kind == "download" {
+		c.r.obs.Transfer(c.protocol, kind, 0)
+	}
 }
 
 // EndTransfer clears the transfer in progress. While the node drains, the
@@ -135,6 +143,8 @@ func (c *Conn) EndTransfer() {
 func (c *Conn) AddBytes(in, out int64) {
 	c.bytesIn.Add(in)
 	c.bytesOut.Add(out)
+	c.r.obs.TransferBytes(c.protocol, "upload", in)
+	c.r.obs.TransferBytes(c.protocol, "download", out)
 }
 
 // Close removes the connection from the registry. It does not call the

@@ -12,7 +12,7 @@ import (
 )
 
 func TestRegistryLimits(t *testing.T) {
-	r := auth.NewRegistry(auth.RegistryLimits{Total: 3, PerAddr: 2})
+	r := auth.NewRegistry(auth.RegistryLimits{Total: 3, PerAddr: 2}, nil)
 	a := netip.MustParseAddrPort("192.0.2.1:40000")
 	b := netip.MustParseAddrPort("192.0.2.2:40000")
 	nop := func() {}
@@ -42,7 +42,7 @@ func TestRegistryLimits(t *testing.T) {
 	if err := c3.Login("bob", 1); err != nil {
 		t.Fatal(err)
 	}
-	r2 := auth.NewRegistry(auth.RegistryLimits{})
+	r2 := auth.NewRegistry(auth.RegistryLimits{}, nil)
 	x, _ := r2.Open("ftp", a, nop)
 	y, _ := r2.Open("ftp", b, nop)
 	if err := x.Login("bob", 1); err != nil {
@@ -58,7 +58,7 @@ func TestRegistryLimits(t *testing.T) {
 }
 
 func TestRegistryListKick(t *testing.T) {
-	r := auth.NewRegistry(auth.RegistryLimits{})
+	r := auth.NewRegistry(auth.RegistryLimits{}, nil)
 	var kicked atomic.Int32
 	c, _ := r.Open("sftp", netip.MustParseAddrPort("[2001:db8::1]:22"), func() { kicked.Add(1) })
 	c.Login("alice", 0)
@@ -77,7 +77,7 @@ func TestRegistryListKick(t *testing.T) {
 }
 
 func TestRegistryDrain(t *testing.T) {
-	r := auth.NewRegistry(auth.RegistryLimits{})
+	r := auth.NewRegistry(auth.RegistryLimits{}, nil)
 	addr := netip.MustParseAddrPort("192.0.2.1:1")
 	var idle, busy, stuck *auth.Conn
 	closer := func(c **auth.Conn) func() { return func() { (*c).Close() } }

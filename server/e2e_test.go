@@ -160,6 +160,21 @@ func TestEndToEnd(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	// The metrics counted the logins and transfers of both protocols.
+	metrics := string(call("GET", "/metrics", "", 200))
+	for _, want := range []string{
+		`wharf_logins_total{protocol="sftp",result="ok"} 1`,
+		`wharf_logins_total{protocol="ftp",result="ok"} 1`,
+		`wharf_transfers_total{direction="upload",protocol="sftp"} 1`,
+		`wharf_transfers_total{direction="download",protocol="ftp"} 1`,
+		`wharf_transfer_bytes_total{direction="upload",protocol="ftp"} 14`,
+		`wharf_sessions{protocol="ftp"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	// Draining: /readyz says 503 at once; the node stops.
 	go func() { s.fronts.registry.Drain(context.Background()) }()
 	deadline = time.Now().Add(5 * time.Second)

@@ -27,11 +27,20 @@ type frontEnds struct {
 	metrics  *admin.Metrics
 }
 
+// listerFunc adapts a function to admin.SessionLister.
+type listerFunc func() []auth.SessionInfo
+
+func (f listerFunc) List() []auth.SessionInfo { return f() }
+
 // buildFrontEnds builds every configured front end; nothing listens yet.
 func (s *Server) buildFrontEnds() error {
 	cfg, log := s.cfg, s.root
 	f := &s.fronts
-	f.registry = auth.NewRegistry(auth.RegistryLimits{Total: cfg.Limits.MaxSessions, PerAddr: cfg.Limits.MaxSessionsPerAddress})
+	// The metrics read the registry's sessions at each scrape, and the
+	// registry and the authenticator report their events to the metrics.
+	f.metrics = admin.NewMetrics(listerFunc(func() []auth.SessionInfo { return f.registry.List() }), s.vfs.Budget())
+	f.registry = auth.NewRegistry(auth.RegistryLimits{Total: cfg.Limits.MaxSessions, PerAddr: cfg.Limits.MaxSessionsPerAddress}, f.metrics)
+	s.auth.SetObserver(f.metrics)
 	if cfg.FTP.Listen != "" || cfg.FTP.ImplicitTLSListen != "" {
 		ports, _ := cfg.FTP.passivePorts() // validated
 		srv, err := ftp.New(ftp.Config{
@@ -65,7 +74,6 @@ func (s *Server) buildFrontEnds() error {
 		}
 		f.sftp = srv
 	}
-	f.metrics = admin.NewMetrics(f.registry, s.vfs.Budget())
 	if cfg.Admin.Listen != "" {
 		checks := []admin.Check{{Name: cfg.Store.Driver, Kind: admin.CheckStore, Run: s.store.Ping}}
 		for _, b := range s.backends {
