@@ -135,16 +135,11 @@ func (w *s3Writer) Write(p []byte) (int, error) {
 // waiting for a free slot.
 func (w *s3Writer) sendPart() error {
 	if w.uploadID == "" {
-		out, err := w.s3.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
-			Bucket:      aws.String(w.s3.bucket),
-			Key:         aws.String(w.key),
-			ContentType: aws.String("application/octet-stream"),
-			Metadata:    s3Meta(w.meta()),
-		})
+		id, err := w.s3.createUpload(w.ctx, w.key, s3Meta(w.meta()))
 		if err != nil {
-			return fmt.Errorf("create multipart upload: %w", err)
+			return err
 		}
-		w.uploadID = aws.ToString(out.UploadId)
+		w.uploadID = id
 	}
 	select {
 	case w.slots <- struct{}{}:
@@ -242,6 +237,30 @@ func (w *s3Writer) abort() {
 	w.uploadID = ""
 }
 
+// createUpload starts a multipart upload of escKey. The request itself is
+// not cancelled with ctx: a cancellation that arrived while S3 was creating
+// the upload would leave an upload nobody knows the id of. If ctx ended
+// meanwhile, the new upload is aborted at once.
+func (n *s3Native) createUpload(ctx context.Context, escKey string, meta map[string]string) (string, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	out, err := n.client.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{
+		Bucket:      aws.String(n.bucket),
+		Key:         aws.String(escKey),
+		ContentType: aws.String("application/octet-stream"),
+		Metadata:    meta,
+	})
+	if err != nil {
+		return "", fmt.Errorf("create multipart upload: %w", err)
+	}
+	id := aws.ToString(out.UploadId)
+	if err := ctx.Err(); err != nil {
+		n.abortUpload(ctx, escKey, id)
+		return "", err
+	}
+	return id, nil
+}
+
 func (n *s3Native) abortUpload(ctx context.Context, escKey, uploadID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
@@ -264,16 +283,10 @@ func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, 
 		}
 		meta = head.Metadata
 	}
-	out, err := n.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:      aws.String(n.bucket),
-		Key:         aws.String(dst),
-		ContentType: aws.String("application/octet-stream"),
-		Metadata:    meta,
-	})
+	uploadID, err := n.createUpload(ctx, dst, meta)
 	if err != nil {
-		return s3Error(fmt.Errorf("create multipart copy: %w", err))
+		return s3Error(err)
 	}
-	uploadID := aws.ToString(out.UploadId)
 	parts, err := n.copyParts(ctx, dst, src, uploadID, size, partSize)
 	if err == nil {
 		_, err = n.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{

@@ -1,0 +1,250 @@
+package ftp_test
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ftpc "github.com/jlaffaye/ftp"
+
+	"github.com/wharf-gw/wharf/storage/storagetest"
+)
+
+// Every command a client needs, through a Go client, on S3.
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{s3: true})
+	c := e.dial()
+
+	if dir, err := c.CurrentDir(); err != nil || dir != "/" {
+		t.Fatalf("PWD: %q %v", dir, err)
+	}
+	if err := c.MakeDir("/docs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ChangeDir("docs"); err != nil {
+		t.Fatal(err)
+	}
+	if dir, _ := c.CurrentDir(); dir != "/docs" {
+		t.Fatalf("PWD after CWD: %q", dir)
+	}
+	if err := c.ChangeDirToParent(); err != nil {
+		t.Fatal(err)
+	}
+	if dir, _ := c.CurrentDir(); dir != "/" {
+		t.Fatalf("PWD after CDUP: %q", dir)
+	}
+
+	small := randomBytes(100_000)
+	big := randomBytes(12<<20 + 123) // three parts of 5 MiB: a multipart upload
+	if err := c.Stor("docs/small.bin", bytes.NewReader(small)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("/docs/big.bin", bytes.NewReader(big)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.get(homePrefix+"docs/big.bin"), big) {
+		t.Fatal("STOR: stored bytes differ")
+	}
+	if n, err := c.FileSize("/docs/big.bin"); err != nil || n != int64(len(big)) {
+		t.Fatalf("SIZE: %d %v", n, err)
+	}
+	r, err := c.Retr("/docs/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r); !bytes.Equal(got, big) {
+		t.Fatalf("RETR: %d bytes differ", len(got))
+	}
+	r.Close()
+	off := 5<<20 + 7
+	r, err = c.RetrFrom("/docs/big.bin", uint64(off))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r); !bytes.Equal(got, big[off:]) {
+		t.Fatalf("REST+RETR: %d bytes differ", len(got))
+	}
+	r.Close()
+
+	// LIST/MLSD (the client uses MLSD when offered), NLST, MLST.
+	entries, err := c.List("/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, en := range entries {
+		names = append(names, en.Name)
+		if en.Name == "small.bin" && (en.Size != uint64(len(small)) || en.Type != ftpc.EntryTypeFile) {
+			t.Fatalf("MLSD entry %+v", en)
+		}
+	}
+	if !slices.Equal(names, []string{"big.bin", "small.bin"}) {
+		t.Fatalf("MLSD: %v", names)
+	}
+	if nl, err := c.NameList("/docs"); err != nil || len(nl) != 2 {
+		t.Fatalf("NLST: %v %v", nl, err)
+	}
+	if en, err := c.GetEntry("/docs/small.bin"); err != nil || en.Size != uint64(len(small)) {
+		t.Fatalf("MLST: %+v %v", en, err)
+	}
+
+	// MFMT, then MDTM and the listing show the time.
+	mt := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	if err := c.SetTime("/docs/small.bin", mt); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.GetTime("/docs/small.bin"); err != nil || !got.Equal(mt) {
+		t.Fatalf("MDTM: %v %v", got, err)
+	}
+
+	// RNFR/RNTO of a file, then of a directory.
+	if err := c.Rename("/docs/small.bin", "/docs/renamed.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FileSize("/docs/small.bin"); code(err) != 550 {
+		t.Fatalf("renamed file still there: %v", err)
+	}
+	if err := c.Rename("/docs", "/papers"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.FileSize("/papers/renamed.bin"); err != nil || n != int64(len(small)) {
+		t.Fatalf("after directory rename: %d %v", n, err)
+	}
+
+	// APPE and REST+STOR are refused; nothing changes.
+	err = c.Append("/papers/renamed.bin", strings.NewReader("more"))
+	wantCode(t, "APPE", err, 550)
+	if !strings.Contains(err.Error(), "APPE is not supported on this storage") {
+		t.Fatalf("APPE message: %v", err)
+	}
+	err = c.StorFrom("/papers/renamed.bin", strings.NewReader("tail"), 10)
+	wantCode(t, "REST+STOR", err, 550)
+	if !bytes.Equal(e.get(homePrefix+"papers/renamed.bin"), small) {
+		t.Fatal("refused APPE/REST changed the file")
+	}
+
+	// DELE, RMD.
+	err = c.RemoveDir("/papers")
+	wantCode(t, "RMD of a non-empty directory", err, 550)
+	if !strings.Contains(err.Error(), "Directory not empty.") {
+		t.Fatalf("RMD message: %v", err)
+	}
+	for _, f := range []string{"/papers/renamed.bin", "/papers/big.bin"} {
+		if err := c.Delete(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.RemoveDir("/papers"); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Delete("/papers/renamed.bin")
+	wantCode(t, "DELE of a missing file", err, 550)
+	if !strings.Contains(err.Error(), "No such file or directory.") {
+		t.Fatalf("DELE message: %v", err)
+	}
+	if err := c.NoOp(); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.multipartUploads(); n != 0 {
+		t.Fatalf("%d multipart uploads left", n)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Exact replies: features, binary by default, SITE and active mode off,
+// and messages free of library and backend internals.
+func TestReplies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	e.put(homePrefix+"a.txt", []byte("line1\nline2\n"))
+	r := e.dialLogin()
+
+	feat := r.expect("FEAT", 211)
+	for _, f := range []string{"UTF8", "MLST", "MLSD", "SIZE", "MDTM", "MFMT", "REST STREAM", "EPSV", "AUTH TLS", "PBSZ", "PROT"} {
+		if !strings.Contains(feat, "\n "+f+"\n") && !strings.HasSuffix(feat, "\n "+f) {
+			t.Errorf("FEAT lacks %q:\n%s", f, feat)
+		}
+	}
+	r.expect("OPTS UTF8 ON", 200)
+	r.expect("SYST", 215)
+	// Binary without TYPE I: SIZE and REST work, bytes are not rewritten.
+	if msg := r.expect("SIZE /a.txt", 213); msg != "12" {
+		t.Fatalf("SIZE: %q", msg)
+	}
+	d := r.epsv()
+	r.expect("RETR /a.txt", 150)
+	if got := readAll(t, d); string(got) != "line1\nline2\n" {
+		t.Fatalf("RETR in the default type: %q", got)
+	}
+	r.want(226)
+	r.expect("TYPE A", 200)
+	r.expect("TYPE I", 200)
+	r.expect("NOOP", 200)
+
+	r.expect("SITE CHMOD 777 /a.txt", 500)
+	r.expect("SITE RMDIR /", 500)
+	r.expect("PORT 127,0,0,1,200,10", 502) // active mode is off by default
+	r.expect("EPRT |1|127.0.0.1|51210|", 502)
+
+	for _, c := range []struct {
+		line string
+		code int
+		msg  string
+	}{
+		{"MDTM /missing", 550, "No such file or directory."},
+		{"CWD /missing", 550, "No such file or directory."},
+		{"CWD /a.txt", 550, "Not a Directory"},
+		{"RETR /missing", 550, "No such file or directory."},
+		{"MKD /a.txt", 550, "File exists."},
+		{"RNFR /missing", 550, "No such file or directory."},
+		{"DELE /", 550, "Is a directory."},
+		{"RMD /", 550, "Permission denied."},
+		{"MKD /bad\\name", 550, "File name not allowed."},
+	} {
+		if c.line == "RETR /missing" {
+			r.epsv()
+		}
+		code, msg := r.cmd(c.line)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: got %d %q, want %d …%q", c.line, code, msg, c.code, c.msg)
+		}
+		for _, leak := range []string{"error:", "driver", "users/", "stat ", "blob", "GetHandle"} {
+			if strings.Contains(msg, leak) {
+				t.Errorf("%s: reply %q leaks %q", c.line, msg, leak)
+			}
+		}
+	}
+	r.expect("STOR /bad\\name", 553) // needs a data connection only once the name is accepted
+	r.expect("HELP", 502)
+	r.expect("QUIT", 221)
+}
+
+// A backend outage is a transient 451 with a plain message, never "not
+// found", and never names the bucket or the server.
+func TestBackendDown(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.StartS3(t)
+	e := newEnv(t, options{s3: true, s3srv: srv})
+	e.put(homePrefix+"f.txt", []byte("x"))
+	r := e.dialLogin()
+	srv.Stop()
+	for _, line := range []string{"LIST /", "RETR /f.txt", "STOR /g.txt", "MKD /d", "SIZE /f.txt", "DELE /f.txt"} {
+		if strings.HasPrefix(line, "LIST") || strings.HasPrefix(line, "RETR") || strings.HasPrefix(line, "STOR") {
+			r.epsv()
+		}
+		code, msg := r.cmd(line)
+		if code != 451 || !strings.Contains(msg, "Storage temporarily unavailable, try again later.") {
+			t.Errorf("%s: %d %q", line, code, msg)
+		}
+		for _, leak := range []string{e.s3Bucket, "127.0.0.1", "users/", "error", "dial"} {
+			if strings.Contains(msg, leak) {
+				t.Errorf("%s: %q leaks %q", line, msg, leak)
+			}
+		}
+	}
+}

@@ -1,0 +1,402 @@
+package ftp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ctrlConn is the control connection as ftpserverlib sees it. It sits
+// between the client and the library and sees every command and reply in
+// clear text, which the library gives its driver no hook for:
+//
+//   - It performs AUTH TLS itself (the library would wrap the connection
+//     where nothing below it can read commands), so the rules below hold
+//     on FTPS control connections too.
+//   - It enforces the listener's TLS policy: no USER/PASS before AUTH TLS,
+//     no data transfer without PROT P, when TLS is required.
+//   - It refuses FTP bounce attempts: PORT/EPRT to another address than
+//     the control peer's, or to a port below 1024 (the library checks only
+//     the address), and answers PORT/EPRT with 502 when active mode is off.
+//   - It notices at once when the client goes away (EOF, reset), which an
+//     upload's commit depends on (see upload.Close).
+//   - It sets the reply codes the library cannot: 451 for a backend
+//     outage, 421 for a ban or a refused login, 426 for a broken data
+//     connection; and it strips the library's internal error prefixes.
+//
+// Reads happen on the library's command goroutine only; writes come from
+// it and from transfer goroutines.
+type ctrlConn struct {
+	raw  net.Conn // the TCP connection
+	sess *session
+
+	mu       sync.Mutex
+	inner    net.Conn // raw, or TLS over raw
+	tls      bool
+	protP    bool
+	deadline time.Time // the library's last SetDeadline
+
+	// read side (command goroutine only)
+	rbuf []byte // bytes read, not yet split into lines
+	out  []byte // lines ready for the library
+	rerr error  // error to return once out is drained
+
+	wmu  sync.Mutex
+	wbuf []byte // an incomplete reply line
+}
+
+// Line and reply limits. The library drops clients whose command lines
+// exceed 4096 bytes; longer lines are passed to it unexamined.
+const (
+	maxCommandLine   = 4096
+	handshakeTimeout = 30 * time.Second
+)
+
+func newCtrlConn(raw net.Conn, sess *session, tlsConfig *tls.Config) *ctrlConn {
+	c := &ctrlConn{raw: raw, sess: sess, inner: raw}
+	if tlsConfig != nil { // implicit TLS: the handshake runs on first use
+		c.inner, c.tls = tls.Server(raw, tlsConfig), true
+	}
+	return c
+}
+
+func (c *ctrlConn) conn() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inner
+}
+
+// isTLS reports whether the control connection is encrypted.
+func (c *ctrlConn) isTLS() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tls
+}
+
+// Read returns the client's command lines, after applying the rules above
+// to each of them.
+func (c *ctrlConn) Read(p []byte) (int, error) {
+	var buf [maxCommandLine]byte
+	for len(c.out) == 0 {
+		if i := bytes.IndexByte(c.rbuf, '\n'); i >= 0 {
+			line := string(c.rbuf[:i+1])
+			c.rbuf = append(c.rbuf[:0], c.rbuf[i+1:]...)
+			if err := c.command(line); err != nil {
+				c.sess.markGone()
+				c.rerr = err
+				return 0, err
+			}
+			continue
+		}
+		if len(c.rbuf) >= maxCommandLine {
+			c.out, c.rbuf = append(c.out, c.rbuf...), c.rbuf[:0]
+			break
+		}
+		if err := c.rerr; err != nil {
+			if isTimeout(err) {
+				c.rerr = nil // the library's idle timeout: the connection may go on
+			}
+			return 0, err
+		}
+		n, err := c.conn().Read(buf[:])
+		c.rbuf = append(c.rbuf, buf[:n]...)
+		if err != nil {
+			if !isTimeout(err) {
+				c.sess.markGone() // EOF, reset, broken TLS: the client is gone
+			}
+			c.rerr = err
+		}
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// command applies the rules to one command line and queues it for the
+// library, or answers it itself. An error ends the connection.
+func (c *ctrlConn) command(line string) error {
+	verb, arg := splitCommand(line)
+	c.mu.Lock()
+	isTLS, protP := c.tls, c.protP
+	c.mu.Unlock()
+	s := c.sess
+	requireTLS := s.ep.requireTLS && !s.ep.implicit
+	switch verb {
+	case "AUTH":
+		return c.authTLS(arg)
+	case "USER", "PASS":
+		if requireTLS && !isTLS {
+			c.reply(530, "TLS is required on this server: send AUTH TLS first.")
+			return nil
+		}
+	case "PBSZ", "PROT":
+		if !isTLS {
+			c.reply(503, "Send AUTH TLS first.")
+			return nil
+		}
+		if verb == "PROT" {
+			switch strings.ToUpper(arg) {
+			case "P":
+				protP = true
+			case "C":
+				if requireTLS {
+					c.reply(534, "Data connections must be encrypted on this server: use PROT P.")
+					return nil
+				}
+				protP = false
+			default:
+				c.reply(504, "Only PROT P and PROT C are supported.")
+				return nil
+			}
+			c.mu.Lock()
+			c.protP = protP
+			c.mu.Unlock()
+		}
+	case "PORT", "EPRT":
+		if !s.srv.cfg.ActiveMode {
+			c.reply(502, "Active mode is disabled: use passive mode (PASV or EPSV).")
+			return nil
+		}
+		if target, ok := parseActive(verb, arg); ok && !s.activeAllowed(target) {
+			s.log.Warn("FTP bounce attempt refused", "command", verb, "target", target.String())
+			c.reply(501, "Active mode connects only to your own address, on a port of 1024 or more.")
+			return nil
+		}
+	case "RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD":
+		if requireTLS && !protP {
+			c.reply(521, "Data connections must be encrypted on this server: send PROT P.")
+			return nil
+		}
+	}
+	if strings.HasSuffix(verb, "ABOR") { // clients may prefix Telnet IP/Synch bytes
+		s.abortUpload()
+	}
+	c.out = append(c.out, line...)
+	return nil
+}
+
+// splitCommand returns the upper-cased verb and the argument of a line.
+func splitCommand(line string) (string, string) {
+	line = strings.TrimRight(line, "\r\n")
+	verb, arg, _ := strings.Cut(line, " ")
+	return strings.ToUpper(verb), arg
+}
+
+// authTLS answers AUTH and turns the connection into TLS (RFC 4217).
+func (c *ctrlConn) authTLS(arg string) error {
+	cfg := c.sess.srv.tls
+	switch mech := strings.ToUpper(strings.TrimSpace(arg)); {
+	case cfg == nil:
+		c.reply(502, "TLS is not available on this server.")
+		return nil
+	case c.isTLS():
+		c.reply(503, "TLS is already active.")
+		return nil
+	case mech != "TLS" && mech != "SSL" && mech != "TLS-C" && mech != "TLS-P":
+		c.reply(504, "Unsupported security mechanism: use AUTH TLS.")
+		return nil
+	}
+	c.reply(234, "AUTH TLS successful: start the TLS handshake.")
+	// Bytes the client sent after the command already belong to TLS.
+	pre := append([]byte(nil), c.rbuf...)
+	c.rbuf = c.rbuf[:0]
+	tc := tls.Server(&prefixConn{Conn: c.raw, pre: pre}, cfg)
+	c.mu.Lock()
+	restore := c.deadline
+	c.mu.Unlock()
+	_ = c.raw.SetDeadline(time.Now().Add(handshakeTimeout))
+	err := tc.HandshakeContext(context.Background())
+	_ = c.raw.SetDeadline(restore)
+	if err != nil {
+		c.sess.log.Info("TLS handshake failed", "err", err)
+		return err
+	}
+	c.mu.Lock()
+	c.inner, c.tls, c.protP = tc, true, false
+	c.mu.Unlock()
+	c.sess.log.Debug("control connection encrypted", "tls", tls.VersionName(tc.ConnectionState().Version))
+	return nil
+}
+
+// reply writes one reply of this connection's own.
+func (c *ctrlConn) reply(code int, msg string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, _ = c.conn().Write([]byte(strconv.Itoa(code) + " " + msg + "\r\n"))
+}
+
+// Write sends the library's replies, rewritten line by line (see
+// rewriteReply).
+func (c *ctrlConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = append(c.wbuf, p...)
+	end := bytes.LastIndexByte(c.wbuf, '\n')
+	if end < 0 && len(c.wbuf) < 64<<10 {
+		return len(p), nil // the rest of the line follows
+	}
+	var out []byte
+	var finals []int
+	for rest := c.wbuf[:end+1]; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		line := string(rest[:i+1])
+		rest = rest[i+1:]
+		line, code := rewriteReply(line)
+		out = append(out, line...)
+		if code > 0 {
+			finals = append(finals, code)
+		}
+	}
+	if end < 0 { // an endless line: pass it on
+		out, end = c.wbuf, len(c.wbuf)-1
+	}
+	c.wbuf = append(c.wbuf[:0], c.wbuf[end+1:]...)
+	if _, err := c.conn().Write(out); err != nil {
+		if c.sess.isGone() {
+			return len(p), nil // nobody is listening: not worth the library's warning
+		}
+		return 0, err
+	}
+	for _, code := range finals {
+		c.sess.replied(code)
+	}
+	return len(p), nil
+}
+
+// Prefixes the library puts before our error messages; they tell the
+// client nothing.
+var libraryPrefixes = []string{
+	"driver error: calling GetHandle: ",
+	"driver error: calling OpenFile: ",
+	"file access error: couldn't stat: ",
+	"file access error: couldn't open directory: ",
+	"network error: error transferring data: ",
+	"Authentication error: ",
+}
+
+// rewriteReply rewrites one reply line and returns it with its code when
+// it is the final line of a reply (0 otherwise).
+func rewriteReply(line string) (string, int) {
+	if len(line) < 4 || (line[3] != ' ' && line[3] != '-') {
+		return line, 0 // a continuation line of a multi-line reply
+	}
+	code, err := strconv.Atoi(line[:3])
+	if err != nil {
+		return line, 0
+	}
+	final := line[3] == ' '
+	if code < 400 {
+		if final {
+			return line, code
+		}
+		return line, 0
+	}
+	text := strings.TrimRight(line[4:], "\r\n")
+	for _, p := range libraryPrefixes {
+		text = strings.Replace(text, p, "", 1)
+	}
+	switch {
+	case (code == 550 || code == 450) && strings.HasSuffix(text, msgUnavailable):
+		code = 451
+	case code == 530 && (text == msgBanned || text == msgLoginDown || text == msgUserSessions):
+		code = 421
+	case code == 550 && (strings.HasSuffix(text, msgDataFailed) || strings.HasSuffix(text, msgAborted)):
+		code = 426
+	}
+	line = strconv.Itoa(code) + line[3:4] + text + "\r\n"
+	if !final {
+		return line, 0
+	}
+	return line, code
+}
+
+func (c *ctrlConn) Close() error {
+	c.sess.markGone()
+	return c.conn().Close() // TLS sends close_notify (bounded by crypto/tls)
+}
+
+// closeNow closes the TCP connection at once (kick, drain, timeouts).
+func (c *ctrlConn) closeNow() { _ = c.raw.Close() }
+
+func (c *ctrlConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
+func (c *ctrlConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+func (c *ctrlConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.raw.SetDeadline(t)
+}
+
+func (c *ctrlConn) SetReadDeadline(t time.Time) error  { return c.raw.SetReadDeadline(t) }
+func (c *ctrlConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+
+// peekGone reports whether the client has already closed or reset the
+// control connection, without consuming anything: the library's reader may
+// not have run yet.
+func (c *ctrlConn) peekGone() bool { return peekClosed(c.raw) }
+
+// prefixConn returns pre before reading from Conn.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// parseActive returns the target of a PORT or EPRT argument; ok is false
+// when it does not parse (the library then answers the syntax error).
+func parseActive(verb, arg string) (netip.AddrPort, bool) {
+	arg = strings.TrimSpace(arg)
+	if verb == "PORT" {
+		f := strings.Split(arg, ",")
+		if len(f) != 6 {
+			return netip.AddrPort{}, false
+		}
+		var b [6]byte
+		for i, s := range f {
+			v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 8)
+			if err != nil {
+				return netip.AddrPort{}, false
+			}
+			b[i] = byte(v)
+		}
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), uint16(b[4])<<8|uint16(b[5])), true
+	}
+	// EPRT <d><proto><d><addr><d><port><d>
+	if len(arg) < 2 {
+		return netip.AddrPort{}, false
+	}
+	f := strings.Split(arg, arg[:1])
+	if len(f) != 5 {
+		return netip.AddrPort{}, false
+	}
+	a, err := netip.ParseAddr(f[2])
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	port, err := strconv.ParseUint(f[3], 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(a, uint16(port)), true
+}

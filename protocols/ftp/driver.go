@@ -1,0 +1,98 @@
+package ftp
+
+import (
+	"log/slog"
+	"os"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/spf13/afero"
+
+	"github.com/wharf-gw/wharf/storage"
+)
+
+// driver is one logged-in user's file system as the library sees it: every
+// call goes to the user's storage.Session, which checks the policy, with
+// the session's context. ftpserverlib asks for a whole afero.Fs; what FTP
+// does not need answers with a clear error.
+type driver struct {
+	sess *session
+	fs   *storage.Session
+	log  *slog.Logger
+}
+
+var (
+	_ ftpserver.ClientDriver                      = (*driver)(nil)
+	_ ftpserver.ClientDriverExtentionFileTransfer = (*driver)(nil)
+	_ ftpserver.ClientDriverExtensionFileList     = (*driver)(nil)
+	_ ftpserver.ClientDriverExtensionRemoveDir    = (*driver)(nil)
+)
+
+func (d *driver) Name() string { return "wharf" }
+
+// audit logs one line per transfer and per change the user made or tried
+// to make: op, path, result ("ok" or what the client was told) and details.
+func (d *driver) audit(op, name string, err error, attrs ...any) {
+	result := "ok"
+	if err != nil {
+		result = err.Error()
+	}
+	d.log.Info("file operation", append([]any{"op", op, "path", name, "result", result}, attrs...)...)
+}
+
+// Stat serves CWD, SIZE, MDTM, MLST, RNFR and the listing of a file.
+func (d *driver) Stat(name string) (os.FileInfo, error) {
+	fi, err := d.fs.Stat(d.sess.ctx, name)
+	if err != nil {
+		return nil, mapError(d.log, "stat", name, err)
+	}
+	return fi, nil
+}
+
+// Mkdir serves MKD.
+func (d *driver) Mkdir(name string, _ os.FileMode) error {
+	err := mapError(d.log, "mkdir", name, d.fs.Mkdir(d.sess.ctx, name))
+	d.audit("mkdir", name, err)
+	return err
+}
+
+// Remove serves DELE.
+func (d *driver) Remove(name string) error {
+	err := mapError(d.log, "delete", name, d.fs.Remove(d.sess.ctx, name))
+	d.audit("delete", name, err)
+	return err
+}
+
+// RemoveDir serves RMD.
+func (d *driver) RemoveDir(name string) error {
+	err := mapError(d.log, "rmdir", name, d.fs.Rmdir(d.sess.ctx, name))
+	d.audit("rmdir", name, err)
+	return err
+}
+
+// Rename serves RNFR/RNTO, for files and directories.
+func (d *driver) Rename(from, to string) error {
+	err := mapError(d.log, "rename", from, d.fs.Rename(d.sess.ctx, from, to))
+	d.audit("rename", from, err, "to", to)
+	return err
+}
+
+// Chtimes serves MFMT.
+func (d *driver) Chtimes(name string, _, mtime time.Time) error {
+	err := mapError(d.log, "setmtime", name, d.fs.Chtimes(d.sess.ctx, name, mtime))
+	d.audit("setmtime", name, err, "mtime", mtime.UTC().Format(time.RFC3339))
+	return err
+}
+
+// What FTP never asks for (SITE is disabled; transfers go through
+// GetHandle, listings through ReadDir).
+
+func (d *driver) MkdirAll(string, os.FileMode) error { return errUnsupported }
+func (d *driver) RemoveAll(string) error             { return errUnsupported }
+func (d *driver) Chmod(string, os.FileMode) error    { return errUnsupported }
+func (d *driver) Chown(string, int, int) error       { return errUnsupported }
+func (d *driver) Create(string) (afero.File, error)  { return nil, errUnsupported }
+func (d *driver) Open(string) (afero.File, error)    { return nil, errUnsupported }
+func (d *driver) OpenFile(string, int, os.FileMode) (afero.File, error) {
+	return nil, errUnsupported
+}

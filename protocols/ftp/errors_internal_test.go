@@ -1,0 +1,99 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"testing"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/wharf-gw/wharf/storage"
+)
+
+// Every storage error kind becomes a fixed message, with the sentinel the
+// library turns into 552 or 553 where one applies; the original error,
+// which may name keys, is never in the message.
+func TestMapError(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	secret := errors.New("s3://secret-bucket/users/alice/x: dial tcp 10.0.0.1:443")
+	for _, c := range []struct {
+		kind error
+		msg  string
+		is   error
+	}{
+		{storage.ErrNotExist, msgNotExist, nil},
+		{storage.ErrPermission, msgPermission, nil},
+		{storage.ErrExist, msgExist, nil},
+		{storage.ErrNotEmpty, msgNotEmpty, nil},
+		{storage.ErrIsDir, msgIsDir, nil},
+		{storage.ErrNotDir, msgNotDir, nil},
+		{storage.ErrInvalidName, msgInvalidName, ftpserver.ErrFileNameNotAllowed},
+		{storage.ErrQuotaExceeded, msgQuota, ftpserver.ErrStorageExceeded},
+		{storage.ErrUnavailable, msgUnavailable, nil},
+		{storage.ErrUnsupported, msgUnsupported, nil},
+		{context.Canceled, msgClosed, nil},
+		{secret, msgFailed, nil},
+	} {
+		err := mapError(log, "op", "/x", &fs.PathError{Op: "op", Path: "/x", Err: fmt.Errorf("%w: %w", c.kind, secret)})
+		if c.kind == secret {
+			err = mapError(log, "op", "/x", secret)
+		}
+		if err.Error() != c.msg {
+			t.Errorf("%v: %q, want %q", c.kind, err, c.msg)
+		}
+		if c.is != nil && !errors.Is(err, c.is) {
+			t.Errorf("%v: does not wrap %v", c.kind, c.is)
+		}
+		if c.is == nil && (errors.Is(err, ftpserver.ErrFileNameNotAllowed) || errors.Is(err, ftpserver.ErrStorageExceeded)) {
+			t.Errorf("%v: wraps a library sentinel", c.kind)
+		}
+	}
+}
+
+func TestRewriteReply(t *testing.T) {
+	for _, c := range []struct{ in, out string }{
+		{"226 Closing transfer connection\r\n", "226 Closing transfer connection\r\n"},
+		{"550 Could not access file: driver error: calling GetHandle: " + msgUnavailable + "\r\n",
+			"451 Could not access file: " + msgUnavailable + "\r\n"},
+		{"450 Could not list: " + msgUnavailable + "\r\n", "451 Could not list: " + msgUnavailable + "\r\n"},
+		{"550 Couldn't access /" + msgUnavailable + ": " + msgNotExist + "\r\n",
+			"550 Couldn't access /" + msgUnavailable + ": " + msgNotExist + "\r\n"},
+		{"530 " + msgBanned + "\r\n", "421 " + msgBanned + "\r\n"},
+		{"530 " + msgLoginFailed + "\r\n", "530 " + msgLoginFailed + "\r\n"},
+		{"550 Issue during transfer: network error: error transferring data: " + msgDataFailed + "\r\n",
+			"426 Issue during transfer: " + msgDataFailed + "\r\n"},
+		{"553 Could not access file: driver error: calling GetHandle: " + msgInvalidName + "\r\n",
+			"553 Could not access file: " + msgInvalidName + "\r\n"},
+		{" 550 a listed name\r\n", " 550 a listed name\r\n"},
+	} {
+		if got, _ := rewriteReply(c.in); got != c.out {
+			t.Errorf("%q:\n got %q\nwant %q", c.in, got, c.out)
+		}
+	}
+}
+
+func TestParseActive(t *testing.T) {
+	for _, c := range []struct {
+		verb, arg string
+		want      string
+	}{
+		{"PORT", "127,0,0,1,4,1", "127.0.0.1:1025"},
+		{"PORT", " 10,1,2,3,0,25", "10.1.2.3:25"},
+		{"PORT", "1,2,3,4,5", ""},
+		{"PORT", "1,2,3,400,5,6", ""},
+		{"EPRT", "|1|127.0.0.1|2000|", "127.0.0.1:2000"},
+		{"EPRT", "|2|::1|2000|", "[::1]:2000"},
+		{"EPRT", "!1!127.0.0.1!2000!", "127.0.0.1:2000"},
+		{"EPRT", "|1|host|2000|", ""},
+		{"EPRT", "|1|127.0.0.1|70000|", ""},
+	} {
+		got, ok := parseActive(c.verb, c.arg)
+		if (c.want == "") == ok || ok && got != netip.MustParseAddrPort(c.want) {
+			t.Errorf("%s %s: %v %v, want %q", c.verb, c.arg, got, ok, c.want)
+		}
+	}
+}

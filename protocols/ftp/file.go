@@ -1,0 +1,301 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/wharf-gw/wharf/storage"
+)
+
+// copyBufSize is the buffer of one transfer's copy loop.
+const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// GetHandle opens a file for RETR (with the REST offset), STOR or APPE.
+// Uploads replace the file only when they complete (see upload.Close);
+// APPE and REST+STOR are refused: object stores cannot append, and
+// rewriting the object through the server is not an append either.
+func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+	ctx := d.sess.ctx
+	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
+		r, err := d.fs.Open(ctx, name, offset)
+		if err != nil {
+			err = mapError(d.log, "download", name, err)
+			d.audit("download", name, err)
+			return nil, err
+		}
+		d.sess.srv.handleOpened()
+		d.sess.startTransfer("download", name)
+		return &download{d: d, name: name, r: r, offset: offset, start: time.Now()}, nil
+	}
+	switch {
+	case flags&os.O_APPEND != 0:
+		d.audit("append", name, errAppend)
+		return nil, errAppend
+	case offset > 0:
+		d.audit("upload", name, errRestUpload, "offset", offset)
+		return nil, errRestUpload
+	}
+	// The upload is not bound to the session's context: cancelling a
+	// storage write in the middle of a Write can leave an S3 multipart
+	// upload behind. A client that goes away stops the copy instead (the
+	// library closes the data connection), and the upload is aborted by
+	// Close; only the commit is cancelled directly.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w, err := d.fs.Create(wctx, name)
+	if err != nil {
+		cancel()
+		err = mapError(d.log, "upload", name, err)
+		d.audit("upload", name, err)
+		return nil, err
+	}
+	d.sess.srv.handleOpened()
+	u := &upload{d: d, name: name, w: w, cancel: cancel, start: time.Now()}
+	d.sess.setUpload(u)
+	d.sess.startTransfer("upload", name)
+	return u, nil
+}
+
+// download streams a file to the data connection.
+type download struct {
+	d      *driver
+	name   string
+	r      *storage.Reader
+	offset int64
+	n      int64
+	start  time.Time
+	once   sync.Once
+}
+
+var _ io.WriterTo = (*download)(nil)
+
+func (f *download) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	f.count(n)
+	if err != nil && err != io.EOF {
+		return n, mapError(f.d.log, "download", f.name, err)
+	}
+	return n, err
+}
+
+func (f *download) count(n int) {
+	if n > 0 {
+		f.n += int64(n)
+		f.d.sess.reg.AddBytes(0, int64(n))
+	}
+}
+
+// WriteTo is what the library's copy uses: one buffer, no extra copy.
+func (f *download) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := f.r.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				f.d.log.Debug("download interrupted", "path", f.name, "err", err)
+				return total, errDataFailed
+			}
+			total += int64(n)
+			f.count(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, mapError(f.d.log, "download", f.name, rerr)
+		}
+	}
+}
+
+// Seek accepts only the library's seek to the REST offset the file was
+// opened at.
+func (f *download) Seek(offset int64, whence int) (int64, error) {
+	if whence == io.SeekStart && offset == f.offset {
+		return offset, nil
+	}
+	return 0, errSeek
+}
+
+func (f *download) Write([]byte) (int, error) { return 0, errNotOpen }
+
+func (f *download) Close() error {
+	f.once.Do(func() {
+		_ = f.r.Close()
+		f.d.audit("download", f.name, nil, "offset", f.offset, "bytes", f.n,
+			"duration", time.Since(f.start).Round(time.Millisecond))
+		f.d.sess.srv.handleClosed()
+	})
+	return nil
+}
+
+// upload streams a STOR to a storage.Writer. The file is stored (replacing
+// the previous version) only by Close, and only when the transfer ended
+// without error, no ABOR came, and the client's control connection is
+// still open: a client that dies mid-upload closes its data connection
+// with a normal FIN, which looks exactly like the end of the file, and its
+// control connection at the same moment. So Close waits Config.UploadSettle
+// for the control connection to stay open, and the client's disconnection
+// (or ABOR) during the commit that follows cancels it (an S3 multipart
+// upload is then aborted, not completed). Anything else aborts: the
+// previous version stays and no part is left behind.
+type upload struct {
+	d      *driver
+	name   string
+	w      *storage.Writer
+	cancel context.CancelFunc // the writer's context
+	start  time.Time
+	once   sync.Once
+
+	mu         sync.Mutex
+	failed     error // why the upload must not be stored
+	committing bool
+}
+
+var (
+	_ ftpserver.FileTransferError = (*upload)(nil)
+	_ io.ReaderFrom               = (*upload)(nil)
+)
+
+func (u *upload) Write(p []byte) (int, error) {
+	if u.failure() != nil {
+		return 0, errAborted
+	}
+	n, err := u.w.Write(p)
+	if n > 0 {
+		u.d.sess.reg.AddBytes(int64(n), 0)
+	}
+	if err != nil {
+		if u.failure() != nil {
+			return n, errAborted
+		}
+		return n, mapError(u.d.log, "upload", u.name, err)
+	}
+	return n, nil
+}
+
+// ReadFrom is what the library's copy uses: it reads the data connection
+// with one large buffer.
+func (u *upload) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := u.Write(buf[:n]); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			u.d.log.Debug("upload interrupted", "path", u.name, "err", rerr)
+			return total, errDataFailed
+		}
+	}
+}
+
+// TransferError is called by the library when the data connection broke,
+// was reset or timed out, or on ABOR.
+func (u *upload) TransferError(err error) { u.fail(err) }
+
+// fail marks the upload as not to be stored; the first reason is kept.
+// The copy stops at its next Write, and Close aborts; a commit under way is
+// cancelled.
+func (u *upload) fail(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.failed == nil {
+		u.failed = err
+	}
+	if u.committing {
+		u.cancel()
+	}
+}
+
+func (u *upload) failure() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.failed
+}
+
+func (u *upload) Read([]byte) (int, error) { return 0, errNotOpen }
+
+func (u *upload) Seek(offset int64, whence int) (int64, error) {
+	if whence == io.SeekStart && offset == 0 {
+		return 0, nil
+	}
+	return 0, errSeek
+}
+
+func (u *upload) Close() error {
+	var err error
+	u.once.Do(func() {
+		err = u.commit()
+		u.cancel()
+		u.d.sess.clearUpload(u)
+		u.d.sess.srv.handleClosed()
+	})
+	return err
+}
+
+func (u *upload) commit() error {
+	s := u.d.sess
+	if u.failure() == nil && !s.settle(s.srv.cfg.UploadSettle) {
+		u.fail(errClientGone)
+	}
+	u.mu.Lock()
+	failed := u.failed
+	u.committing = failed == nil
+	u.mu.Unlock()
+	if failed != nil {
+		u.w.Abort()
+		return u.notStored(failed)
+	}
+	// The client going away during the commit cancels it.
+	stop := context.AfterFunc(s.ctx, func() { u.fail(errClientGone) })
+	defer stop()
+	if err := u.w.Close(); err != nil {
+		switch {
+		case s.isGone():
+			return u.notStored(errClientGone)
+		case u.failure() != nil: // ABOR during the commit
+			return u.notStored(u.failure())
+		}
+		err = mapError(u.d.log, "upload", u.name, err)
+		u.d.audit("upload", u.name, err, u.stats()...)
+		return err
+	}
+	u.d.audit("upload", u.name, nil, u.stats()...)
+	return nil
+}
+
+func (u *upload) stats() []any {
+	return []any{"bytes", u.w.Size(), "duration", time.Since(u.start).Round(time.Millisecond)}
+}
+
+// notStored logs an upload that was discarded and returns the client's
+// error.
+func (u *upload) notStored(cause error) error {
+	level, out := slog.LevelInfo, errAborted
+	if errors.Is(cause, errClientGone) || u.d.sess.isGone() {
+		level, out = slog.LevelWarn, errClientGone
+	}
+	u.d.log.Log(context.Background(), level, "upload not stored, previous version kept",
+		append([]any{"path", u.name, "cause", cause.Error()}, u.stats()...)...)
+	return out
+}

@@ -1,0 +1,149 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+)
+
+// DefaultEC2MetadataEndpoint is the EC2 instance metadata service.
+const DefaultEC2MetadataEndpoint = "http://169.254.169.254"
+
+// imdsTimeout bounds the whole metadata discovery at start.
+const imdsTimeout = 5 * time.Second
+
+// discoverPublicIP returns the address announced in PASV replies: the
+// configured one, else the instance's public IPv4 from EC2 metadata when
+// configured so, else the zero Addr (each PASV then announces the local
+// address of its control connection).
+func (s *Server) discoverPublicIP(ctx context.Context) (netip.Addr, error) {
+	if s.cfg.PublicIP != "" {
+		a, err := netip.ParseAddr(s.cfg.PublicIP)
+		if err != nil || !a.Unmap().Is4() {
+			return netip.Addr{}, fmt.Errorf("ftp: public_ip %q is not an IPv4 address", s.cfg.PublicIP)
+		}
+		return a.Unmap(), nil
+	}
+	if !s.cfg.PublicIPFromEC2 {
+		return netip.Addr{}, nil
+	}
+	endpoint := s.cfg.EC2MetadataEndpoint
+	if endpoint == "" {
+		endpoint = DefaultEC2MetadataEndpoint
+	}
+	a, err := ec2PublicIPv4(ctx, endpoint)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("ftp: discovering the public IPv4 from EC2 instance metadata: %w", err)
+	}
+	s.log.Info("public address discovered from EC2 instance metadata", "public_ip", a.String())
+	return a, nil
+}
+
+// ec2PublicIPv4 asks the instance metadata service for the instance's
+// public IPv4 with IMDSv2: a session token first (PUT), then the address
+// with the token. There is no fallback to IMDSv1.
+func ec2PublicIPv4(ctx context.Context, endpoint string) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, imdsTimeout)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}} // metadata never goes through a proxy
+	defer client.CloseIdleConnections()
+	base := strings.TrimRight(endpoint, "/")
+
+	token, err := imdsCall(ctx, client, http.MethodPut, base+"/latest/api/token",
+		"X-aws-ec2-metadata-token-ttl-seconds", "60")
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("token: %w", err)
+	}
+	body, err := imdsCall(ctx, client, http.MethodGet, base+"/latest/meta-data/public-ipv4",
+		"X-aws-ec2-metadata-token", token)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("public-ipv4: %w", err)
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(body))
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("public-ipv4: %q is not an IPv4 address", body)
+	}
+	return a, nil
+}
+
+func imdsCall(ctx context.Context, client *http.Client, method, url, header, value string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set(header, value)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+	return string(body), nil
+}
+
+// errNoIPv4 answers PASV on a control connection without an IPv4 address
+// when no public address is configured.
+var errNoIPv4 = errors.New("PASV needs an IPv4 address: use EPSV")
+
+// pasvIP is the library's PublicIPResolver: the public address, else the
+// local IPv4 address of the control connection.
+func (s *Server) pasvIP(cc ftpserver.ClientContext) (string, error) {
+	if s.publicIP.IsValid() {
+		return s.publicIP.String(), nil
+	}
+	if a, ok := cc.LocalAddr().(*net.TCPAddr); ok {
+		if ip := a.IP.To4(); ip != nil {
+			return ip.String(), nil
+		}
+	}
+	return "", errNoIPv4
+}
+
+// dataListener wraps the library's passive listeners: every data
+// connection fails when it stays idle (no byte moved) for the idle timeout,
+// so a stalled client cannot hold a transfer, and an upload, open forever.
+type dataListener struct {
+	net.Listener
+	idle time.Duration
+}
+
+func (l *dataListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &dataConn{Conn: c, idle: l.idle}, nil
+}
+
+type dataConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *dataConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *dataConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}

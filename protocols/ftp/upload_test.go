@@ -1,0 +1,201 @@
+package ftp_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An upload is stored only when the client is alive at its end. A client
+// that dies mid-STOR closes its data connection with a plain FIN (it looks
+// like the end of the file) and its control connection with it; whatever
+// the order, the previous version must survive whole and no multipart
+// upload may be left in the bucket. Resets and ABOR abort too.
+func TestUploadInterrupted(t *testing.T) {
+	t.Parallel()
+	t.Run("s3", func(t *testing.T) { t.Parallel(); testUploadInterrupted(t, true) })
+	t.Run("disk", func(t *testing.T) { t.Parallel(); testUploadInterrupted(t, false) })
+}
+
+func testUploadInterrupted(t *testing.T, s3 bool) {
+	e := newEnv(t, options{s3: s3})
+	old := randomBytes(1 << 20)
+	chunk := randomBytes(12 << 20) // more than two 5 MiB parts: a multipart upload is under way
+	small := randomBytes(64 << 10) // one quick PutObject: the commit alone would beat the client's FIN
+
+	check := func(t *testing.T, key string) {
+		t.Helper()
+		if got := e.get(homePrefix + key); !bytes.Equal(got, old) {
+			t.Fatalf("%s: the previous version was replaced (%d bytes)", key, len(got))
+		}
+		if n := e.multipartUploads(); n != 0 {
+			t.Fatalf("%d multipart uploads left", n)
+		}
+	}
+	startWith := func(t *testing.T, key string, data []byte) (*ctl, net.Conn) {
+		e.put(homePrefix+key, old)
+		r := e.dialLogin()
+		d := r.epsv()
+		r.expect("STOR /"+key, 150)
+		if _, err := d.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		return r, d
+	}
+	start := func(t *testing.T, key string) (*ctl, net.Conn) { return startWith(t, key, chunk) }
+
+	t.Run("data then control closed", func(t *testing.T) {
+		r, d := start(t, "a.bin")
+		d.Close()
+		r.c.Close()
+		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
+		check(t, "a.bin")
+	})
+	t.Run("control then data closed", func(t *testing.T) {
+		r, d := start(t, "b.bin")
+		r.c.Close()
+		d.Close()
+		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
+		check(t, "b.bin")
+	})
+	t.Run("control closed just after data", func(t *testing.T) {
+		r, d := start(t, "c.bin")
+		d.Close()
+		time.Sleep(30 * time.Millisecond) // within Config.UploadSettle
+		r.c.Close()
+		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
+		check(t, "c.bin")
+	})
+	t.Run("small file, control closed just after data", func(t *testing.T) {
+		r, d := startWith(t, "g.bin", small)
+		d.Close()
+		time.Sleep(20 * time.Millisecond)
+		r.c.Close()
+		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
+		check(t, "g.bin")
+	})
+	t.Run("data connection reset", func(t *testing.T) {
+		r, d := start(t, "d.bin")
+		d.(*net.TCPConn).SetLinger(0)
+		d.Close()
+		if code, msg := r.read(); code != 426 || strings.Contains(msg, "error:") {
+			t.Fatalf("reset: %d %q", code, msg)
+		}
+		check(t, "d.bin")
+	})
+	t.Run("ABOR", func(t *testing.T) {
+		r, d := start(t, "e.bin")
+		go d.Write(chunk) // blocks once the server stops reading
+		r.expect("ABOR", 426)
+		r.want(226)
+		r.expect("NOOP", 200)
+		check(t, "e.bin")
+	})
+	t.Run("complete", func(t *testing.T) {
+		r, d := start(t, "f.bin")
+		d.Close()
+		r.want(226)
+		if got := e.get(homePrefix + "f.bin"); !bytes.Equal(got, chunk) {
+			t.Fatalf("stored %d bytes", len(got))
+		}
+	})
+}
+
+// notStored is the log line of a discarded upload.
+const notStored = `msg="upload not stored, previous version kept"`
+
+// dyingClient is run as a child process by TestUploadClientKilled: it
+// uploads forever until it is killed.
+func dyingClient(addr string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		panic(err)
+	}
+	tp := textproto.NewConn(c)
+	expect := func(line string, code int) string {
+		if line != "" {
+			tp.PrintfLine("%s", line)
+		}
+		_, msg, err := tp.ReadResponse(code)
+		if err != nil {
+			panic(fmt.Sprintf("%s: %v", line, err))
+		}
+		return msg
+	}
+	expect("", 220)
+	expect("USER alice", 331)
+	expect("PASS alice-pw", 230)
+	msg := expect("EPSV", 229)
+	port, _ := strconv.Atoi(msg[strings.Index(msg, "(|||")+4 : strings.LastIndex(msg, "|)")])
+	host, _, _ := net.SplitHostPort(addr)
+	d, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		panic(err)
+	}
+	expect("STOR /victim.bin", 150)
+	w := bufio.NewWriterSize(d, 1<<20)
+	buf := randomBytes(1 << 20)
+	for {
+		if _, err := w.Write(buf); err != nil {
+			panic(err)
+		}
+		runtime.KeepAlive(c) // or the collector closes the control connection
+	}
+}
+
+func init() {
+	if addr := os.Getenv("WHARF_FTP_TEST_DYING_CLIENT"); addr != "" {
+		dyingClient(addr)
+	}
+}
+
+// A client process killed (SIGKILL) in the middle of a 50 MiB upload over
+// an existing object: the kernel closes both its connections with FINs.
+func TestUploadClientKilled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{s3: true})
+	old := randomBytes(1 << 20)
+	e.put(homePrefix+"victim.bin", old)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "WHARF_FTP_TEST_DYING_CLIENT="+e.srv.Addr())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it half-way through a 50 MiB upload.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var in int64
+		for _, s := range e.reg.List() {
+			in += s.BytesIn
+		}
+		if in >= 25<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the client never sent 25 MiB: %s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	e.waitLog(notStored)
+	if got := e.get(homePrefix + "victim.bin"); !bytes.Equal(got, old) {
+		t.Fatalf("the previous version was replaced (%d bytes)", len(got))
+	}
+	if n := e.multipartUploads(); n != 0 {
+		t.Fatalf("%d multipart uploads left", n)
+	}
+}
