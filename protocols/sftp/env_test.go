@@ -135,7 +135,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if e.auth, err = auth.NewAuthenticator(store, d, cheap, log); err != nil {
 		t.Fatal(err)
 	}
-	e.reg = auth.NewRegistry(o.limits)
+	e.reg = auth.NewRegistry(o.limits, nil)
 
 	opts := storage.BackendOptions{PartSize: storage.MinPartSize, Concurrency: 3}
 	if o.file {
