@@ -156,8 +156,11 @@ func TestOpenSSHResume(t *testing.T) {
 	os.WriteFile(filepath.Join(o.dir, "partial.out"), data[:5<<20+1], 0o644)
 	o.batch("reget /res.bin partial.out\n")
 	sameSum(t, "after reget", o.read("partial.out"), data)
-	if !contains(e.logs.String(), fmt.Sprintf("op=download path=/res.bin result=ok bytes=%d size=%d reopens=1 ", len(data)-(5<<20+1), len(data))) {
-		t.Errorf("reget did not read only the rest:\n%s", e.logs.String())
+	// Only the rest is read; OpenSSH's parallel requests may arrive out of
+	// order and cost a reopen or two, never one request per packet.
+	re := regexp.MustCompile(fmt.Sprintf(`op=download path=/res.bin result=ok bytes=%d size=%d reopens=[1-4] `, len(data)-(5<<20+1), len(data)))
+	if !re.MatchString(e.logs.String()) {
+		t.Errorf("reget did not read only the rest in one stream or a few:\n%s", e.logs.String())
 	}
 }
 
