@@ -146,6 +146,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	// ends a shutdown that hangs.
 	context.AfterFunc(ctx, stop)
 
+	cfg.Version = version
 	if err := server.Run(ctx, cfg, logger); err != nil {
 		printError(stderr, err)
 		return 1

@@ -37,6 +37,8 @@ type Store interface {
 	GetToken(ctx context.Context, id string) (*auth.Token, error)
 	DeleteToken(ctx context.Context, id string) error
 
+	ListNodes(ctx context.Context) ([]*auth.Node, error)
+
 	ListBans(ctx context.Context, now time.Time) ([]*auth.Ban, error)
 	DeleteBan(ctx context.Context, kind, key string) error
 	ClearFailures(ctx context.Context, kind, key string) error
@@ -75,6 +77,9 @@ type Config struct {
 	// /readyz turns 503 at most CheckCache+CheckTimeout after a check
 	// starts failing.
 	CheckCache time.Duration
+	// NodeStale is how old a node's last heartbeat may be for the node to
+	// count as alive (default 30s).
+	NodeStale time.Duration
 	// MaxBody bounds request bodies (default 1 MiB).
 	MaxBody int64
 	// PageLimit is the default page size of lists (default 100), MaxPage
@@ -91,6 +96,7 @@ func (c Config) withDefaults() Config {
 	def(&c.LoginTTL, time.Hour)
 	def(&c.CheckTimeout, 2*time.Second)
 	def(&c.CheckCache, 2*time.Second)
+	def(&c.NodeStale, 30*time.Second)
 	if c.MaxBody <= 0 {
 		c.MaxBody = 1 << 20
 	}

@@ -232,3 +232,31 @@ func TestMetricsBudget(t *testing.T) {
 		}
 	}
 }
+
+// Nodes come from the shared store; one whose heartbeat is old is not
+// alive.
+func TestNodes(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now()
+	for _, n := range []*auth.Node{
+		{ID: "a", Version: "v1", Ready: true, Sessions: 2, Started: now.Add(-time.Hour), Heartbeat: now.Add(-5 * time.Second)},
+		{ID: "b", Version: "v1", Started: now.Add(-time.Hour), Heartbeat: now.Add(-5 * time.Minute)},
+	} {
+		if err := e.store.PutNode(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var nl struct {
+		Nodes []struct {
+			ID       string `json:"id"`
+			Ready    bool   `json:"ready"`
+			Sessions int    `json:"sessions"`
+			Alive    bool   `json:"alive"`
+		} `json:"nodes"`
+	}
+	e.do("GET", "/api/v1/nodes", nil).want(t, 200).json(t, &nl)
+	if len(nl.Nodes) != 2 || !nl.Nodes[0].Alive || !nl.Nodes[0].Ready || nl.Nodes[0].Sessions != 2 || nl.Nodes[1].Alive {
+		t.Fatalf("nodes: %+v", nl)
+	}
+	e.do("GET", "/api/v1/nodes", nil, "Authorization", "").want(t, 401)
+}

@@ -154,6 +154,7 @@ func publicOp(o *operation) *operation {
 func buildDocument() *document {
 	users, sessions, bans, backends, authTag, ops := []string{"users"}, []string{"sessions"}, []string{"bans"},
 		[]string{"backends"}, []string{"auth"}, []string{"operations"}
+	nodes := []string{"nodes"}
 	rs := func(kv ...any) map[string]*response {
 		m := map[string]*response{}
 		for i := 0; i < len(kv); i += 2 {
@@ -239,6 +240,8 @@ func buildDocument() *document {
 			parameter{Name: "kind", In: "path", Required: true, Schema: schema{"type": "string", "enum": []string{"addr", "user"}}},
 			pathParam("key", "The banned address (or user name)."))},
 
+		"/api/v1/nodes": {"get": op("listNodes", "List every node known to the shared store, with its last heartbeat.", nodes, rs(
+			"200", ok("The nodes.", object([]string{"nodes"}, schema{"nodes": array(ref("Node"))}))))},
 		"/api/v1/backends": {"get": op("listBackends", "List the configured backends with a live reachability check.", backends, rs(
 			"200", ok("The backends.", object([]string{"backends"}, schema{"backends": array(ref("Backend"))}))))},
 	}
@@ -300,7 +303,7 @@ func buildDocument() *document {
 				"Authenticate with an admin token: Authorization: Bearer wharf_… (wharf admin token create, or POST /api/v1/auth/login)."},
 		Security: []map[string][]string{{"bearer": {}}},
 		Tags: []tag{{"users", "Users who log in over FTP, FTPS and SFTP."}, {"sessions", "This node's sessions."},
-			{"bans", "Addresses banned by the defender."}, {"backends", "The buckets users' files live in."},
+			{"bans", "Addresses banned by the defender."}, {"nodes", "The nodes of the cluster."}, {"backends", "The buckets users' files live in."},
 			{"auth", "Admin authentication."}, {"operations", "Probes, metrics and this document."}},
 		Paths: paths,
 		Components: components{
@@ -350,6 +353,14 @@ func buildDocument() *document {
 				"Ban": object([]string{"kind", "key", "until", "reason", "created"}, schema{
 					"kind": schema{"type": "string", "enum": []string{"addr", "user"}}, "key": str(""),
 					"until": timestamp(""), "reason": str(""), "created": timestamp("")}),
+				"Node": object([]string{"id", "version", "ready", "draining", "sessions", "started", "heartbeat", "alive"}, schema{
+					"id": str("The node id (node.id, or the host name)."), "version": str("wharf's version on the node."),
+					"address":  str("The node's public address, if configured."),
+					"ready":    boolean("Whether its readiness checks passed at the last heartbeat."),
+					"draining": boolean(""), "sessions": integer("Its sessions at the last heartbeat."),
+					"started": timestamp(""), "heartbeat": timestamp("The last heartbeat."),
+					"alive": boolean("Whether the last heartbeat is recent (within admin.node_stale)."),
+				}),
 				"Backend": object([]string{"name", "check"}, schema{"name": str(""),
 					"check": schema{"oneOf": []schema{ref("CheckResult"), {"type": "null"}}}}),
 				"CheckResult": check,

@@ -67,6 +67,7 @@ func (a *Admin) routes() chi.Router {
 			r.Delete("/bans/{kind}/{key}", a.h(a.liftBan))
 
 			r.Get("/backends", a.h(a.listBackends))
+			r.Get("/nodes", a.h(a.listNodes))
 		})
 	})
 	return r

@@ -182,8 +182,18 @@ func (a *Admin) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.DeleteUser(r.Context(), name); err != nil {
 		return err
 	}
+	a.endSessions(r, name, "user deleted")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// endSessions closes this node's sessions of a user who may no longer log
+// in. Sessions on other nodes go on until they end: nodes do not signal
+// each other.
+func (a *Admin) endSessions(r *http.Request, name, why string) {
+	if n := a.sessions.KickUser(name); n > 0 {
+		a.log.Info("sessions closed", "admin", callerOf(r.Context()).Admin, "user", name, "sessions", n, "reason", why)
+	}
 }
 
 func (a *Admin) enableUser(enable bool) handlerFunc {
@@ -197,6 +207,9 @@ func (a *Admin) enableUser(enable bool) handlerFunc {
 		})
 		if err != nil {
 			return err
+		}
+		if !enable {
+			a.endSessions(r, u.Name, "user disabled")
 		}
 		return writeUser(w, http.StatusOK, u)
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,10 +69,12 @@ func TestMigrate(t *testing.T) {
 		}
 
 		// A newer wharf migrated the database: this one refuses it.
-		if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (7, ` + map[string]string{"sqlite": "0", "postgres": "now()"}[cfg.Driver] + `)`); err != nil {
+		newer := all[len(all)-1] + 5
+		if _, err := db.Exec(fmt.Sprintf(`INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %s)`,
+			newer, map[string]string{"sqlite": "0", "postgres": "now()"}[cfg.Driver])); err != nil {
 			t.Fatal(err)
 		}
-		want := "database schema version 7 is newer than this wharf (knows up to 1): upgrade wharf"
+		want := fmt.Sprintf("database schema version %d is newer than this wharf (knows up to %d): upgrade wharf", newer, all[len(all)-1])
 		if _, err := OpenStore(bg, cfg); err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("OpenStore of a newer schema: %v\nwant %q", err, want)
 		}

@@ -67,6 +67,16 @@ type Store interface {
 	// GetSecret returns the secret name. ErrNotFound if there is none.
 	GetSecret(ctx context.Context, name string) ([]byte, error)
 
+	// PutNode records a node's heartbeat (creating or replacing its row).
+	PutNode(ctx context.Context, n *Node) error
+	// ListNodes returns every node known to the store, by id.
+	ListNodes(ctx context.Context) ([]*Node, error)
+	// DeleteNode forgets a node. ErrNotFound if there is none.
+	DeleteNode(ctx context.Context, id string) error
+	// PruneNodes forgets the nodes whose last heartbeat is older than
+	// before and returns how many there were.
+	PruneNodes(ctx context.Context, before time.Time) (int, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -85,4 +95,16 @@ type Ban struct {
 	Until   time.Time `json:"until"`
 	Reason  string    `json:"reason"`
 	Created time.Time `json:"created"`
+}
+
+// Node is a wharf node as its heartbeats describe it.
+type Node struct {
+	ID        string    `json:"id"`
+	Version   string    `json:"version"`
+	Address   string    `json:"address,omitempty"` // public address, if known
+	Ready     bool      `json:"ready"`             // passing its readiness checks
+	Draining  bool      `json:"draining"`
+	Sessions  int       `json:"sessions"`
+	Started   time.Time `json:"started"`
+	Heartbeat time.Time `json:"heartbeat"`
 }

@@ -122,6 +122,7 @@ func TestStore(t *testing.T) {
 			{"Failures", testFailures},
 			{"Bans", testBans},
 			{"Secrets", testSecrets},
+			{"Nodes", testNodes},
 			{"SecretRace", testSecretRace},
 			{"Unavailable", testUnavailable},
 		} {
@@ -694,5 +695,37 @@ func BenchmarkGetUser(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func testNodes(t *testing.T, fresh FreshDB) {
+	s := openStore(t, fresh(t))
+	t0 := time.Date(2026, 2, 3, 4, 5, 6, 789_000, time.UTC)
+	a := &Node{ID: "node-a", Version: "v1", Address: "198.51.100.1", Ready: true, Sessions: 3, Started: t0, Heartbeat: t0}
+	b := &Node{ID: "node-b", Version: "v1", Draining: true, Started: t0, Heartbeat: t0.Add(-time.Hour)}
+	must(t, s.PutNode(bg, a))
+	must(t, s.PutNode(bg, b))
+	a2 := *a
+	a2.Heartbeat, a2.Ready, a2.Sessions = t0.Add(10*time.Second), false, 0
+	must(t, s.PutNode(bg, &a2)) // a heartbeat replaces the row
+	nodes, err := s.ListNodes(bg)
+	must(t, err)
+	if len(nodes) != 2 || !reflect.DeepEqual(*nodes[0], a2) || !reflect.DeepEqual(*nodes[1], *b) {
+		t.Fatalf("nodes: %+v, %+v", nodes[0], nodes[1])
+	}
+	n, err := s.PruneNodes(bg, t0.Add(-time.Minute))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("pruned %d nodes, want 1 (node-b)", n)
+	}
+	must(t, s.DeleteNode(bg, "node-a"))
+	if err := s.DeleteNode(bg, "node-a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if err := s.PutNode(bg, &Node{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("node without id: %v", err)
+	}
+	if nodes, _ := s.ListNodes(bg); len(nodes) != 0 {
+		t.Fatalf("nodes left: %v", nodes)
 	}
 }

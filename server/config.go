@@ -42,6 +42,11 @@ type Config struct {
 	Admin    AdminConfig              `yaml:"admin"`
 	Limits   LimitsConfig             `yaml:"limits"`
 	Shutdown ShutdownConfig           `yaml:"shutdown"`
+	Node     NodeConfig               `yaml:"node"`
+
+	// Version is wharf's version, which the node reports in its
+	// heartbeats; set by the command, not configurable.
+	Version string `yaml:"-"`
 
 	// file is the file the configuration was read from, "" for none.
 	file string
@@ -184,6 +189,18 @@ type ShutdownConfig struct {
 	Grace Duration `yaml:"grace"`
 }
 
+// NodeConfig names this node to the cluster.
+type NodeConfig struct {
+	// ID identifies the node in the shared store (default: the host
+	// name).
+	ID string `yaml:"id"`
+	// Address is the node's public address, as clients reach it.
+	Address string `yaml:"address"`
+	// Heartbeat is how often the node records itself in the shared store;
+	// a node silent for three heartbeats is no longer alive.
+	Heartbeat Duration `yaml:"heartbeat"`
+}
+
 // Store drivers.
 const (
 	DriverSQLite   = "sqlite"
@@ -231,6 +248,7 @@ func DefaultConfig() *Config {
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080", LoginTTL: Duration(time.Hour)},
 		Limits:   LimitsConfig{MaxSessions: 1000, MaxSessionsPerAddress: 50},
 		Shutdown: ShutdownConfig{Grace: Duration(30 * time.Second)},
+		Node:     NodeConfig{Heartbeat: Duration(10 * time.Second)},
 	}
 }
 

@@ -84,7 +84,7 @@ func TestSizeString(t *testing.T) {
 func withDefaults(c *Config) *Config {
 	d := DefaultConfig()
 	c.Store, c.Auth, c.Defender = d.Store, d.Auth, d.Defender
-	c.FTP, c.SFTP, c.Admin, c.Limits, c.Shutdown = d.FTP, d.SFTP, d.Admin, d.Limits, d.Shutdown
+	c.FTP, c.SFTP, c.Admin, c.Limits, c.Shutdown, c.Node = d.FTP, d.SFTP, d.Admin, d.Limits, d.Shutdown, d.Node
 	c.Store.DSN = filepath.Join(c.DataDir, "wharf.db")
 	return c
 }
@@ -352,7 +352,7 @@ shutdown: {grace: 2m}
 			cfg.file = ""
 			if tt.want.SFTP.Listen == "" { // cases about other sections: the front ends keep their defaults
 				d := DefaultConfig()
-				tt.want.FTP, tt.want.SFTP, tt.want.Admin, tt.want.Limits, tt.want.Shutdown = d.FTP, d.SFTP, d.Admin, d.Limits, d.Shutdown
+				tt.want.FTP, tt.want.SFTP, tt.want.Admin, tt.want.Limits, tt.want.Shutdown, tt.want.Node = d.FTP, d.SFTP, d.Admin, d.Limits, d.Shutdown, d.Node
 			}
 			if !reflect.DeepEqual(cfg, tt.want) {
 				t.Errorf("config:\n got %+v\nwant %+v", cfg, tt.want)
@@ -370,7 +370,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{{
 		name: "unknown top-level key",
 		yaml: "data_dir: x\nlisten: :21\n",
-		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends, store, auth, defender, ftp, sftp, admin, limits, shutdown)"},
+		want: []string{"listen: unknown key (line 2; known keys here: data_dir, log, storage, backends, store, auth, defender, ftp, sftp, admin, limits, shutdown, node)"},
 	}, {
 		name: "unknown nested keys are all named with their path",
 		yaml: "log:\n  colour: blue\nbackends:\n  local:\n    uri: file:///x\n    url: file:///x\n",

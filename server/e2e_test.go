@@ -26,7 +26,7 @@ import (
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := LoadConfig("", append([]string{"WHARF_DATA_DIR=" + dir, "WHARF_AUTH_ARGON2_MEMORY=8192",
-		"WHARF_FTP_PASSIVE_PORTS="}, loopback...))
+		"WHARF_FTP_PASSIVE_PORTS=", "WHARF_NODE_ID=e2e-node"}, loopback...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +75,14 @@ func TestEndToEnd(t *testing.T) {
 		return b
 	}
 	call("GET", "/readyz", "", 200)
+	// The node recorded itself in the shared store at start.
+	var nodes struct {
+		Nodes []auth.Node `json:"nodes"`
+	}
+	if err := json.Unmarshal(call("GET", "/api/v1/nodes", "", 200), &nodes); err != nil || len(nodes.Nodes) != 1 ||
+		nodes.Nodes[0].ID != "e2e-node" || !nodes.Nodes[0].Ready {
+		t.Fatalf("nodes: %+v %v", nodes, err)
+	}
 	call("POST", "/api/v1/users", `{"name":"bob","password":"s3cret pw","mounts":[]}`, 201)
 
 	// SFTP upload.
@@ -175,6 +183,16 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Disabling the user ends their FTP session here.
+	call("POST", "/api/v1/users/bob/disable", "", 200)
+	deadline = time.Now().Add(10 * time.Second)
+	for fc.NoOp() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the disabled user's FTP session still answers")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	// Draining: /readyz says 503 at once; the node stops.
 	go func() { s.fronts.registry.Drain(context.Background()) }()
 	deadline = time.Now().Add(5 * time.Second)
@@ -194,6 +212,16 @@ func TestEndToEnd(t *testing.T) {
 	stopped = true
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+	// Its last heartbeat says it is draining and not ready.
+	store, err := auth.OpenStore(context.Background(), auth.StoreConfig{Driver: "sqlite", DSN: cfg.Store.DSN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	last, err := store.ListNodes(context.Background())
+	if err != nil || len(last) != 1 || last[0].Ready || !last[0].Draining {
+		t.Fatalf("after shutdown: %+v %v", last, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // validateFrontEnds checks the ftp, sftp, admin, limits and shutdown keys.
@@ -46,6 +47,9 @@ func (c *Config) validateFrontEnds() []string {
 		if d.v < 0 {
 			add("%s: must not be negative (got %s)", d.key, d.v)
 		}
+	}
+	if c.Node.Heartbeat < Duration(time.Second) {
+		add("node.heartbeat: must be at least 1s (got %s)", c.Node.Heartbeat)
 	}
 	if c.Limits.MaxSessions < 0 {
 		add("limits.max_sessions: must not be negative (got %d)", c.Limits.MaxSessions)

@@ -79,7 +79,7 @@ func (s *Server) buildFrontEnds() error {
 		for _, b := range s.backends {
 			checks = append(checks, admin.Check{Name: b.name, Kind: admin.CheckBackend, Run: b.backend.Check})
 		}
-		a, err := admin.New(admin.Config{LoginTTL: time.Duration(cfg.Admin.LoginTTL)}, admin.Deps{
+		a, err := admin.New(admin.Config{LoginTTL: time.Duration(cfg.Admin.LoginTTL), NodeStale: 3 * time.Duration(cfg.Node.Heartbeat)}, admin.Deps{
 			Store:    s.store,
 			Sessions: f.registry,
 			Defender: s.auth.Defender(),

@@ -34,7 +34,11 @@ type Server struct {
 	store    auth.Store
 	auth     *auth.Authenticator
 	fronts   frontEnds
+	started  time.Time // when Start ran
+	stopBeat context.CancelFunc
+	beating  sync.WaitGroup
 }
+
 
 // New opens every configured backend and builds the storage layer, then
 // opens (and migrates) the identity store and builds the authenticator. A
@@ -114,6 +118,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.startFrontEnds(ctx); err != nil {
 		return err
 	}
+	s.started = time.Now()
+	s.beat(ctx, false)
+	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopBeat = stop
+	s.beating.Go(func() { s.heartbeat(bctx) })
 	source := s.cfg.file
 	if source == "" {
 		source = "embedded default"
@@ -132,6 +141,11 @@ func (s *Server) Start(ctx context.Context) error {
 // releases its backends and store. It returns when everything is closed or
 // ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.stopBeat != nil {
+		s.stopBeat()
+		s.beating.Wait()
+		s.beat(ctx, true) // draining: not ready, whatever the checks say
+	}
 	s.drain(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.closeAll() }()
