@@ -39,7 +39,6 @@ type Server struct {
 	beating  sync.WaitGroup
 }
 
-
 // New opens every configured backend and builds the storage layer, then
 // opens (and migrates) the identity store and builds the authenticator. A
 // backend that cannot be opened (a malformed URL option, say) is a
