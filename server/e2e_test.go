@@ -26,7 +26,8 @@ import (
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := LoadConfig("", append([]string{"WHARF_DATA_DIR=" + dir, "WHARF_AUTH_ARGON2_MEMORY=8192",
-		"WHARF_FTP_PASSIVE_PORTS=", "WHARF_NODE_ID=e2e-node"}, loopback...))
+		"WHARF_FTP_PASSIVE_PORTS=", "WHARF_NODE_ID=e2e-node",
+		"WHARF_DEFENDER_DELAY=0s", "WHARF_DEFENDER_MAX_FAILURES=3"}, loopback...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +192,34 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal("the disabled user's FTP session still answers")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Guessing bans the address on every protocol; lifting the ban
+	// through the API lets it in again.
+	call("POST", "/api/v1/users", `{"name":"carol","password":"right"}`, 201)
+	ftpLogin := func(pw string) error {
+		c, err := ftp.Dial(s.fronts.ftp.Addr(), ftp.DialWithTimeout(10*time.Second))
+		if err != nil {
+			return err
+		}
+		defer c.Quit()
+		return c.Login("carol", pw)
+	}
+	for range 3 {
+		if err := ftpLogin("wrong"); err == nil {
+			t.Fatal("a wrong password logged in")
+		}
+	}
+	if err := ftpLogin("right"); err == nil {
+		t.Fatal("a banned address logged in over FTP")
+	}
+	if _, err := ssh.Dial("tcp", s.fronts.sftpLn.Addr().String(), &ssh.ClientConfig{User: "carol",
+		Auth: []ssh.AuthMethod{ssh.Password("right")}, HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}); err == nil {
+		t.Fatal("a banned address logged in over SFTP")
+	}
+	call("DELETE", "/api/v1/bans/addr/127.0.0.1", "", 204)
+	if err := ftpLogin("right"); err != nil {
+		t.Fatalf("after the ban was lifted: %v", err)
 	}
 
 	// Draining: /readyz says 503 at once; the node stops.

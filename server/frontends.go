@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/wharf-gw/wharf/admin"
@@ -22,9 +23,11 @@ type frontEnds struct {
 	ftp      *ftp.Server
 	sftp     *sftp.Server
 	sftpLn   net.Listener
-	admin    *http.Server
-	adminLn  net.Listener
-	metrics  *admin.Metrics
+	// sftpServing is true while the SFTP server accepts connections.
+	sftpServing atomic.Bool
+	admin       *http.Server
+	adminLn     net.Listener
+	metrics     *admin.Metrics
 }
 
 // listerFunc adapts a function to admin.SessionLister.
@@ -79,6 +82,24 @@ func (s *Server) buildFrontEnds() error {
 		for _, b := range s.backends {
 			checks = append(checks, admin.Check{Name: b.name, Kind: admin.CheckBackend, Run: b.backend.Check})
 		}
+		// The protocol listeners are open and served (no connection is
+		// made: it would show in the logs and the session table).
+		if f.ftp != nil {
+			checks = append(checks, admin.Check{Name: "ftp", Kind: admin.CheckListener, Run: func(context.Context) error {
+				if f.ftp.Addr() == "" && f.ftp.ImplicitAddr() == "" {
+					return errors.New("not listening")
+				}
+				return nil
+			}})
+		}
+		if f.sftp != nil {
+			checks = append(checks, admin.Check{Name: "sftp", Kind: admin.CheckListener, Run: func(context.Context) error {
+				if !f.sftpServing.Load() {
+					return errors.New("not listening")
+				}
+				return nil
+			}})
+		}
 		a, err := admin.New(admin.Config{LoginTTL: time.Duration(cfg.Admin.LoginTTL), NodeStale: 3 * time.Duration(cfg.Node.Heartbeat)}, admin.Deps{
 			Store:    s.store,
 			Sessions: f.registry,
@@ -113,7 +134,9 @@ func (s *Server) startFrontEnds(ctx context.Context) error {
 			return fmt.Errorf("sftp.listen: %w", err)
 		}
 		f.sftpLn = ln
+		f.sftpServing.Store(true)
 		go func() {
+			defer f.sftpServing.Store(false)
 			if err := f.sftp.Serve(ln); err != nil && !errors.Is(err, sftp.ErrServerClosed) {
 				s.log.Error("sftp server stopped", "err", err)
 			}
