@@ -9,28 +9,6 @@ import (
 	"github.com/wharf-gw/wharf/auth"
 )
 
-// userView is a user as the API shows it: the fields of auth.User (never
-// the password hash) and whether a password is set. Lists are [] rather
-// than null. It is the body of GET, and may be sent back as it is to PUT.
-type userView struct {
-	*auth.User
-	PasswordSet bool `json:"password_set"`
-}
-
-func view(u *auth.User) userView {
-	c := *u
-	if c.Keys == nil {
-		c.Keys = []auth.Key{}
-	}
-	if c.Mounts == nil {
-		c.Mounts = []auth.Mount{}
-	}
-	if c.Rules == nil {
-		c.Rules = []auth.Rule{}
-	}
-	return userView{User: &c, PasswordSet: u.PasswordHash != ""}
-}
-
 // userInput is the body of POST /users and PUT /users/{name}, and what a
 // merge patch is applied to. Absent fields take the defaults 'wharf user
 // add' gives them: enabled; the home on the only backend under
@@ -149,7 +127,7 @@ func editable(u *auth.User) map[string]any {
 	for _, k := range u.Keys {
 		keys = append(keys, map[string]any{"key": k.AuthorizedKey, "comment": k.Comment})
 	}
-	v := view(u)
+	v := u.View()
 	b, _ := json.Marshal(map[string]any{
 		"name": u.Name, "enabled": u.Enabled, "keys": keys, "home": u.Home,
 		"mounts": v.Mounts, "rules": v.Rules, "limits": u.Limits,

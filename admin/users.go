@@ -18,8 +18,8 @@ import (
 // userPage is one page of GET /users. Next, when set, is the after= of
 // the next page.
 type userPage struct {
-	Users []userView `json:"users"`
-	Next  string     `json:"next,omitempty"`
+	Users []auth.UserView `json:"users"`
+	Next  string          `json:"next,omitempty"`
 }
 
 func (a *Admin) listUsers(w http.ResponseWriter, r *http.Request) error {
@@ -36,13 +36,13 @@ func (a *Admin) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := userPage{Users: make([]userView, 0, min(limit, len(users)))}
+	page := userPage{Users: make([]auth.UserView, 0, min(limit, len(users)))}
 	if len(users) > limit {
 		users = users[:limit]
 		page.Next = users[limit-1].Name
 	}
 	for _, u := range users {
-		page.Users = append(page.Users, view(u))
+		page.Users = append(page.Users, u.View())
 	}
 	if page.Next != "" {
 		next := url.Values{"limit": {strconv.Itoa(limit)}, "after": {page.Next}}
@@ -57,7 +57,7 @@ func (a *Admin) listUsers(w http.ResponseWriter, r *http.Request) error {
 // writeUser answers with the user and its version as the ETag.
 func writeUser(w http.ResponseWriter, status int, u *auth.User) error {
 	w.Header().Set("ETag", etag(u.Version))
-	return writeJSON(w, status, view(u))
+	return writeJSON(w, status, u.View())
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }

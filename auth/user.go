@@ -212,3 +212,26 @@ type Token struct {
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"` // zero: never
 }
+
+// UserView is a user as administrators see it (the admin API and 'wharf
+// user --json'): every field but the password hash, whether a password is
+// set, and lists as [] rather than null.
+type UserView struct {
+	*User
+	PasswordSet bool `json:"password_set"`
+}
+
+// View returns the administrators' view of a copy of u.
+func (u *User) View() UserView {
+	c := *u
+	if c.Keys == nil {
+		c.Keys = []Key{}
+	}
+	if c.Mounts == nil {
+		c.Mounts = []Mount{}
+	}
+	if c.Rules == nil {
+		c.Rules = []Rule{}
+	}
+	return UserView{User: &c, PasswordSet: u.PasswordHash != ""}
+}

@@ -281,28 +281,6 @@ func userAdd(c *call, args []string) error {
 
 func homeString(h auth.Home) string { return h.Backend + ":" + h.Prefix }
 
-// userJSON is a user as --json prints it: the fields of auth.User (never
-// the password hash) and whether a password is set. Lists are [] rather
-// than null.
-type userJSON struct {
-	*auth.User
-	PasswordSet bool `json:"password_set"`
-}
-
-func toJSON(u *auth.User) userJSON {
-	c := *u
-	if c.Keys == nil {
-		c.Keys = []auth.Key{}
-	}
-	if c.Mounts == nil {
-		c.Mounts = []auth.Mount{}
-	}
-	if c.Rules == nil {
-		c.Rules = []auth.Rule{}
-	}
-	return userJSON{User: &c, PasswordSet: u.PasswordHash != ""}
-}
-
 func userList(c *call, args []string) error {
 	var (
 		prefix string
@@ -331,9 +309,9 @@ func userList(c *call, args []string) error {
 		after = batch[len(batch)-1].Name
 	}
 	if asJSON {
-		out := make([]userJSON, 0, len(users))
+		out := make([]auth.UserView, 0, len(users))
 		for _, u := range users {
-			out = append(out, toJSON(u))
+			out = append(out, u.View())
 		}
 		return writeJSON(c.stdout, out)
 	}
@@ -369,7 +347,7 @@ func userShow(c *call, args []string) error {
 		return c.storeError(err, "user", pos[0])
 	}
 	if asJSON {
-		return writeJSON(c.stdout, toJSON(u))
+		return writeJSON(c.stdout, u.View())
 	}
 	w := c.stdout
 	field := func(label string, values ...string) {
