@@ -142,6 +142,25 @@ func (a *Authenticator) PublicKey(ctx context.Context, li LoginInfo, name string
 	return a.succeed(ctx, li, u)
 }
 
+// HasKey reports whether key may log name in, without counting anything:
+// SSH servers answer a client's unsigned "would this key do?" queries with
+// it, so that a client offering the wrong keys of its agent first is not
+// taken for a guesser. A key it accepts must still be proven and passed to
+// PublicKey.
+func (a *Authenticator) HasKey(ctx context.Context, name string, key ssh.PublicKey) bool {
+	u, err := a.store.GetUser(ctx, name)
+	if err != nil || !u.Enabled {
+		return false
+	}
+	presented := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
+	for _, k := range u.Keys {
+		if k.AuthorizedKey == presented {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *Authenticator) fail(ctx context.Context, li LoginInfo, name, reason string) error {
 	if err := a.defender.Failure(ctx, li, name, reason); err != nil {
 		a.obs.Login(li.Protocol, "banned")

@@ -81,11 +81,17 @@ func (a *connAuth) keyboardInteractive(md ssh.ConnMetadata, challenge ssh.Keyboa
 	return a.password(md, []byte(answers[0]))
 }
 
-// offeredKey answers "maybe" for every key: it authorizes nothing. The
-// key is checked against the user's keys by verifiedKey, which only runs
-// once the client has proven it holds the private key (unsigned queries
-// never reach it).
-func (a *connAuth) offeredKey(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) {
+// errUnknownKey answers a query for a key the user does not have.
+var errUnknownKey = errors.New("key not accepted")
+
+// offeredKey answers a client's query "would this key do?": it authorizes
+// nothing, and counts no failure (a client tries the keys of its agent in
+// turn). The login itself happens in verifiedKey, which only runs once the
+// client has proven it holds the private key.
+func (a *connAuth) offeredKey(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if !a.srv.deps.Auth.HasKey(a.ctx, md.User(), key) {
+		return nil, errUnknownKey
+	}
 	return nil, nil
 }
 
