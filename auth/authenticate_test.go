@@ -176,6 +176,13 @@ func TestPublicKeyLogin(t *testing.T) {
 	if p, err := e.auth.PublicKey(ctx, client, "kim", good); err != nil || p.User != "kim" {
 		t.Fatalf("known key: %v %v", p, err)
 	}
+	// Queries answer without counting anything.
+	if !e.auth.HasKey(ctx, "kim", good) || e.auth.HasKey(ctx, "kim", other) || e.auth.HasKey(ctx, "off", good) || e.auth.HasKey(ctx, "nobody", good) {
+		t.Fatal("HasKey answers wrongly")
+	}
+	if strings.Contains(e.log.String(), "login failed") {
+		t.Fatalf("a key query was logged as a failed login:\n%s", e.log.String())
+	}
 	for _, c := range []struct {
 		user string
 		key  ssh.PublicKey
