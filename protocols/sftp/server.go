@@ -10,6 +10,7 @@
 package sftp
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -495,7 +496,7 @@ func (sess *session) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request) {
 // it, then reports the exit status and closes the channel.
 func (sess *session) serveSFTP(ch ssh.Channel) {
 	h := &handler{sess: sess}
-	cc := &countingChannel{Channel: ch}
+	cc := &countingChannel{Channel: ch, r: bufio.NewReaderSize(ch, channelReadBuffer)}
 	sess.addChannel(cc)
 	defer sess.removeChannel(cc)
 	rs := sftp.NewRequestServer(cc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
@@ -572,16 +573,23 @@ func (s *session) closeConn(nc net.Conn) {
 	}()
 }
 
+// channelReadBuffer is read from a channel at once: pkg/sftp reads each
+// packet in two small reads, and x/crypto/ssh answers every read with a
+// window adjustment; reading ahead sends one per buffer instead (measured:
+// about a tenth of the server's CPU on uploads).
+const channelReadBuffer = 256 << 10
+
 // countingChannel counts the SFTP packets read from and written to a
 // channel, to know when every request has been answered.
 type countingChannel struct {
 	ssh.Channel
+	r       *bufio.Reader // reads ahead of pkg/sftp
 	mu      sync.Mutex
 	in, out frameCounter
 }
 
 func (c *countingChannel) Read(p []byte) (int, error) {
-	n, err := c.Channel.Read(p)
+	n, err := c.r.Read(p)
 	c.mu.Lock()
 	c.in.feedBytes(p[:n])
 	c.mu.Unlock()
