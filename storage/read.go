@@ -76,16 +76,30 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo streams the rest of the file to w. Errors from w are returned
-// as they are; errors from the backend are classified.
+// WriteTo streams the rest of the file to w in large writes. Errors from
+// w are returned as they are; errors from the backend are classified. (It
+// does not hand itself to w's ReadFrom: io.Discard and others would read
+// it 8 KiB at a time.)
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
-	return io.CopyBuffer(w, readOnly{r}, make([]byte, 256<<10))
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
-
-// readOnly hides Reader.WriteTo from io.Copy.
-type readOnly struct{ r *Reader }
-
-func (o readOnly) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // Size returns the size of the whole file.
 func (r *Reader) Size() int64 { return r.size }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -209,5 +208,3 @@ func (s *Session) statDir(ctx context.Context, l loc) error {
 
 // parent locates the directory holding l; l must not be "/".
 func (s *Session) parent(l loc) loc { return s.locate(path.Dir(l.path)) }
-
-var errRootOp = errors.New("operation on a mount point")
