@@ -87,6 +87,7 @@ func backendURL(c BackendConfig) (*url.URL, storage.BackendOptions, error) {
 		// it is on another device.
 		q.Set("create_dir", "true")
 		q.Set("no_tmp_dir", "true")
+		opts.LocalDir = dir
 		u = &url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}
 	case "s3":
 		opts.S3Bucket = u.Host

@@ -61,11 +61,11 @@ func TestBackendURL(t *testing.T) {
 	}{{
 		url:      "file:///srv/files",
 		wantURL:  "file:///srv/files?create_dir=true&no_tmp_dir=true",
-		wantOpts: storage.BackendOptions{PartSize: 8 << 20, Concurrency: 4},
+		wantOpts: storage.BackendOptions{PartSize: 8 << 20, Concurrency: 4, LocalDir: "/srv/files"},
 	}, {
 		url:      "file://./rel?prefix=team&metadata=skip",
 		wantURL:  "file://" + filepath.ToSlash(wd) + "/rel?create_dir=true&metadata=skip&no_tmp_dir=true",
-		wantOpts: storage.BackendOptions{Prefix: "team/", PartSize: 8 << 20, Concurrency: 4},
+		wantOpts: storage.BackendOptions{Prefix: "team/", PartSize: 8 << 20, Concurrency: 4, LocalDir: filepath.Join(wd, "rel")},
 	}, {
 		url:      "s3://my-bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true&prefix=a/b/",
 		wantURL:  "s3://my-bucket?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=us-east-1&use_path_style=true",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
@@ -38,6 +40,11 @@ type BackendOptions struct {
 	// that are aborted when a write fails, and multipart server-side copy
 	// of objects above 5 GB.
 	S3Bucket string
+	// LocalDir is the directory the bucket was opened on when it was
+	// opened with the fileblob driver. It enables the native local paths:
+	// files written without fileblob's MD5 of every byte, times set on the
+	// files themselves.
+	LocalDir string
 
 	// copyThreshold overrides maxCopySize in tests.
 	copyThreshold int64
@@ -48,7 +55,8 @@ type Backend struct {
 	name   string
 	bucket *blob.Bucket
 	opts   BackendOptions
-	s3     *s3Native // nil unless the bucket is S3
+	s3     *s3Native    // nil unless the bucket is S3
+	local  *localNative // nil unless the bucket is a local directory
 }
 
 // NewBackend wraps an open bucket. The caller keeps ownership of bucket and
@@ -88,6 +96,13 @@ func NewBackend(name string, bucket *blob.Bucket, opts BackendOptions) (*Backend
 			return nil, fmt.Errorf("backend %q: s3 bucket name given but the bucket is not an S3 bucket", name)
 		}
 		b.s3 = &s3Native{client: client, bucket: opts.S3Bucket}
+	}
+	if opts.LocalDir != "" {
+		var fi os.FileInfo
+		if !bucket.As(&fi) || !filepath.IsAbs(opts.LocalDir) {
+			return nil, fmt.Errorf("backend %q: local directory given but the bucket is not a local directory, or the directory is not absolute", name)
+		}
+		b.local = &localNative{dir: opts.LocalDir}
 	}
 	return b, nil
 }

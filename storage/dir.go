@@ -122,10 +122,16 @@ func (s *Session) Chtimes(ctx context.Context, name string, mtime time.Time) err
 	return nil
 }
 
-// setModTime rewrites the metadata of the object at l. On S3 that is a
-// server-side copy onto itself; elsewhere the object is copied through
-// this process under a new version.
+// setModTime sets the time of the object at l: on a local disk the file's
+// own time; on S3 the object's metadata, by a server-side copy onto
+// itself; elsewhere the object is copied through this process under a new
+// version.
 func (s *Session) setModTime(ctx context.Context, l loc, mtime time.Time) error {
+	if n := l.be.local; n != nil {
+		if ok, err := n.setModTime(l.key(), mtime); ok {
+			return classify(err)
+		}
+	}
 	meta := map[string]string{mtimeKey: strconv.FormatInt(mtime.UnixNano(), 10)}
 	b := l.bucket()
 	attrs, err := b.Attributes(ctx, l.key())

@@ -27,6 +27,10 @@ var (
 	ErrUnsupported   = errors.ErrUnsupported
 )
 
+// ErrSourceFailed is wrapped by the error of Writer.ReadFrom when reading
+// its source failed: the data did not arrive, the backend is fine.
+var ErrSourceFailed = errors.New("reading the data to store failed")
+
 // pathErr wraps kind (or a classified backend error) with the operation
 // and the virtual path, as fs.PathError does.
 func pathErr(op, name string, err error) error {
@@ -67,6 +71,9 @@ func classify(err error) error {
 	}
 	if isNotFound(err) {
 		return &backendError{ErrNotExist, err}
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &backendError{ErrQuotaExceeded, err} // a local disk is full
 	}
 	return &backendError{ErrUnavailable, err}
 }

@@ -53,6 +53,36 @@ func (pb *partBuf) fill(ctx context.Context, p []byte) (int, error) {
 	return written, nil
 }
 
+// readFrom reads r into the part until the part is full (nil error), r
+// ends (io.EOF) or r fails (a *sourceError). The part is reserved from the
+// budget before the first read.
+func (pb *partBuf) readFrom(ctx context.Context, r io.Reader) (int64, error) {
+	if !pb.reserved {
+		if err := pb.budget.acquire(ctx, pb.size); err != nil {
+			return 0, err
+		}
+		pb.reserved = true
+	}
+	var total int64
+	for pb.n < pb.size {
+		off := int(pb.n % chunkSize)
+		if off == 0 && int(pb.n/chunkSize) == len(pb.bufs) {
+			pb.bufs = append(pb.bufs, pb.chunks.getChunk())
+		}
+		c := *pb.bufs[len(pb.bufs)-1]
+		k, err := r.Read(c[off:min(int64(len(c)), int64(off)+pb.size-pb.n)])
+		pb.n += int64(k)
+		total += int64(k)
+		switch {
+		case err == io.EOF:
+			return total, io.EOF
+		case err != nil:
+			return total, &sourceError{err}
+		}
+	}
+	return total, nil
+}
+
 // full reports whether the part holds its whole size.
 func (pb *partBuf) full() bool { return pb.n == pb.size }
 
@@ -86,6 +116,24 @@ func (r *partReader) Read(p []byte) (int, error) {
 	k := copy(p, c[start:end])
 	r.off += int64(k)
 	return k, nil
+}
+
+// WriteTo writes the rest of the part a chunk at a time: one write per
+// MiB to the connection instead of a copy through a 32 KiB buffer.
+func (r *partReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.off < r.pb.n {
+		c := *r.pb.bufs[r.off/chunkSize]
+		start := r.off % chunkSize
+		end := min(int64(chunkSize), start+(r.pb.n-r.off))
+		k, err := w.Write(c[start:end])
+		r.off += int64(k)
+		total += int64(k)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 func (r *partReader) Seek(offset int64, whence int) (int64, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
@@ -174,6 +175,32 @@ func (w *s3Writer) sendPart() error {
 	return nil
 }
 
+// ReadFrom reads r straight into part buffers, saving the copy Write makes.
+func (w *s3Writer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if err := w.failed(); err != nil {
+			return total, err
+		}
+		if w.cur == nil {
+			w.cur = w.newPart()
+		}
+		k, rerr := w.cur.readFrom(w.ctx, r)
+		total += k
+		if w.cur.full() {
+			if err := w.sendPart(); err != nil {
+				return total, err
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, rerr
+		}
+	}
+}
+
 func (w *s3Writer) commit() error {
 	defer w.releaseSpare()
 	if w.uploadID == "" {
@@ -199,6 +226,10 @@ func (w *s3Writer) commit() error {
 			w.abort()
 			return err
 		}
+	}
+	if w.cur != nil { // empty, but perhaps reserved by ReadFrom
+		w.cur.free()
+		w.cur = nil
 	}
 	w.wg.Wait()
 	if err := w.failed(); err != nil {

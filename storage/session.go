@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
-	"strconv"
 	"time"
 
 	"gocloud.dev/blob"
@@ -185,10 +184,8 @@ func (s *Session) stat(ctx context.Context, l loc) (*FileInfo, error) {
 // modTime returns the client-set modification time kept in an object's
 // metadata, or else the backend's.
 func modTime(a *blob.Attributes) time.Time {
-	if v, ok := a.Metadata[mtimeKey]; ok {
-		if ns, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return time.Unix(0, ns)
-		}
+	if t, ok := metaTime(a.Metadata); ok {
+		return t
 	}
 	return a.ModTime
 }

@@ -36,7 +36,7 @@ func TestConformanceMem(t *testing.T) {
 	})
 }
 
-func openDir(t *testing.T, dir string) *blob.Bucket {
+func openDir(t testing.TB, dir string) *blob.Bucket {
 	b, err := fileblob.OpenBucket(dir, &fileblob.Options{NoTempDir: true, CreateDir: true})
 	if err != nil {
 		t.Fatal(err)
@@ -45,18 +45,29 @@ func openDir(t *testing.T, dir string) *blob.Bucket {
 	return b
 }
 
+// TestConformanceFile runs the suite on a local directory twice: with the
+// native writer wharf uses, and through fileblob's own.
 func TestConformanceFile(t *testing.T) {
 	t.Parallel()
-	storagetest.Run(t, storagetest.Target{
-		NewBucket: func(t *testing.T) storagetest.Bucket {
-			dir := t.TempDir()
-			return storagetest.Bucket{
-				Bucket: openDir(t, dir),
-				Opts:   smallParts(),
-				Reopen: func(t *testing.T) *blob.Bucket { return openDir(t, dir) },
-			}
-		},
-	})
+	for _, native := range []bool{true, false} {
+		t.Run(map[bool]string{true: "native", false: "fileblob"}[native], func(t *testing.T) {
+			t.Parallel()
+			storagetest.Run(t, storagetest.Target{
+				NewBucket: func(t *testing.T) storagetest.Bucket {
+					dir := t.TempDir()
+					o := smallParts()
+					if native {
+						o.LocalDir = dir
+					}
+					return storagetest.Bucket{
+						Bucket: openDir(t, dir),
+						Opts:   o,
+						Reopen: func(t *testing.T) *blob.Bucket { return openDir(t, dir) },
+					}
+				},
+			})
+		})
+	}
 }
 
 func TestConformanceS3(t *testing.T) {

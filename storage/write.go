@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 	"sync"
@@ -85,11 +86,16 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 }
 
 // newObjectWriter returns the writer for key on be: native multipart on
-// S3, gocloud's elsewhere. meta is called once, when the metadata must be
+// S3, native files on a local disk, gocloud's elsewhere. meta is called once, when the metadata must be
 // fixed. Cancelling ctx and calling abort discards the upload.
 func (v *VFS) newObjectWriter(ctx context.Context, be *Backend, key string, meta func() map[string]string) objectWriter {
 	if be.s3 != nil {
 		return be.s3.newWriter(ctx, key, be.opts, v.opts.Budget, meta)
+	}
+	if be.local != nil {
+		if w := be.local.newWriter(ctx, key, meta); w != nil {
+			return w
+		}
 	}
 	return &blobWriter{ctx: ctx, bucket: be.bucket, key: key, meta: meta}
 }
@@ -125,6 +131,66 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return n, pathErr("write", w.l.path, classify(err))
 	}
 	return n, nil
+}
+
+// ReadFrom streams r to the backend until r ends, reading straight into
+// the backend's buffers where it can (S3 parts; on a local disk a TCP
+// connection is spliced to the file). A failure to read r is returned
+// wrapping ErrSourceFailed and leaves the Writer as it was; a failure to
+// store the data aborts the upload, as a failed Write does. Like Write, it
+// holds the Writer: an Abort from another goroutine waits for it to return.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := w.ow.(io.ReaderFrom)
+	if !ok {
+		return w.copyFrom(r)
+	}
+	w.owMu.Lock()
+	w.mu.Lock()
+	done := w.done
+	w.mu.Unlock()
+	if done {
+		w.owMu.Unlock()
+		return 0, pathErr("write", w.l.path, errAborted)
+	}
+	n, err := rf.ReadFrom(r)
+	w.owMu.Unlock()
+	w.n += n
+	return n, w.readFromError(err)
+}
+
+// copyFrom is ReadFrom for backends that only take Writes.
+func (w *Writer) copyFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		k, rerr := r.Read(*bp)
+		if k > 0 {
+			m, err := w.Write((*bp)[:k])
+			total += int64(m)
+			if err != nil {
+				return total, err
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, w.readFromError(&sourceError{rerr})
+		}
+	}
+}
+
+func (w *Writer) readFromError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sourceError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w: %w", ErrSourceFailed, se.err)
+	}
+	w.Abort()
+	return pathErr("write", w.l.path, classify(err))
 }
 
 // Size returns the number of bytes written so far.
