@@ -184,29 +184,67 @@ func (u *upload) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// ReadFrom is what the library's copy uses: it reads the data connection
-// with one large buffer.
+// maxPiece bounds what ReadFrom hands the storage writer at once.
+const maxPiece = 4 << 20
+
+// ReadFrom is what the library's copy uses. The storage writer reads the
+// data connection itself, into its own buffers (an S3 part; a file on a
+// local disk, into which the kernel splices what a plain connection has
+// received). Waiting for data is always one Read, under the data
+// connection's idle timer, and bytes are counted as they arrive.
 func (u *upload) ReadFrom(r io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
+	dc, _ := r.(*dataConn)
 	var total int64
 	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, err := u.Write(buf[:n]); err != nil {
-				return total, err
-			}
-			total += int64(n)
+		if u.failure() != nil {
+			return total, errAborted
 		}
-		if rerr == io.EOF {
+		var n int64
+		var err error
+		eof := false
+		if k := dc.pending(); k > 0 {
+			n, err = u.w.ReadFrom(io.LimitReader(r, int64(min(k, maxPiece))))
+		} else {
+			one := &oneRead{r: r}
+			n, err = u.w.ReadFrom(one)
+			eof = one.eof
+		}
+		total += n
+		if n > 0 {
+			u.d.sess.reg.AddBytes(n, 0)
+		}
+		switch {
+		case errors.Is(err, storage.ErrSourceFailed):
+			u.d.log.Debug("upload interrupted", "path", u.name, "err", err)
+			return total, errDataFailed
+		case err != nil:
+			if u.failure() != nil {
+				return total, errAborted
+			}
+			return total, mapError(u.d.log, "upload", u.name, err)
+		case eof:
 			return total, nil
 		}
-		if rerr != nil {
-			u.d.log.Debug("upload interrupted", "path", u.name, "err", rerr)
-			return total, errDataFailed
-		}
 	}
+}
+
+// oneRead lets a storage writer make one Read of r, then ends.
+type oneRead struct {
+	r    io.Reader
+	done bool
+	eof  bool // r ended
+}
+
+func (o *oneRead) Read(p []byte) (int, error) {
+	if o.done {
+		return 0, io.EOF
+	}
+	o.done = true
+	n, err := o.r.Read(p)
+	if err == io.EOF {
+		o.eof = true
+	}
+	return n, err
 }
 
 // TransferError is called by the library when the data connection broke,

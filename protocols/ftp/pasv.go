@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -139,6 +140,31 @@ func (c *dataConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Read(p)
+}
+
+// SyscallConn exposes the TCP connection, so that an upload to a local
+// disk can be spliced into its file. upload.ReadFrom only splices the
+// bytes pending says have arrived, so such reads never wait, and every
+// wait goes through Read and its idle timer.
+func (c *dataConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
+}
+
+// pending returns the number of bytes received and not yet read (0 when
+// unknown). c may be nil.
+func (c *dataConn) pending() int {
+	if c == nil {
+		return 0
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	return pendingBytes(rc)
 }
 
 func (c *dataConn) Write(p []byte) (int, error) {
