@@ -499,8 +499,10 @@ func (sess *session) serveSFTP(ch ssh.Channel) {
 	cc := &countingChannel{Channel: ch, r: bufio.NewReaderSize(ch, channelReadBuffer)}
 	sess.addChannel(cc)
 	defer sess.removeChannel(cc)
+	// WithRSAllocator reuses packet buffers once a request is answered:
+	// the handlers copy what they keep (fileWriter's pending segments).
 	rs := sftp.NewRequestServer(cc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-		sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxPacket))
+		sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxPacket), sftp.WithRSAllocator())
 	err := rs.Serve()
 	status := uint32(0)
 	if err != nil && !errors.Is(err, io.EOF) {

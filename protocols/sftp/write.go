@@ -73,7 +73,32 @@ type fileWriter struct {
 type segment struct {
 	off  int64
 	n    int64
-	data []byte // nil: in the spill file
+	data []byte  // nil: in the spill file
+	buf  *[]byte // data's buffer, from segBufs; nil when data is not owned
+}
+
+// segBufs holds the buffers of pending writes of OpenSSH's size, so that a
+// steady out-of-order stream reuses a window's worth of them rather than
+// allocating every write anew.
+var segBufs = sync.Pool{New: func() any { b := make([]byte, segBufSize); return &b }}
+
+const segBufSize = 32 << 10
+
+// newSegment copies p, which pkg/sftp may reuse, into a pending segment.
+func newSegment(off int64, p []byte) *segment {
+	if len(p) > segBufSize {
+		return &segment{off: off, n: int64(len(p)), data: slices.Clone(p)}
+	}
+	bp := segBufs.Get().(*[]byte)
+	return &segment{off: off, n: int64(len(p)), data: append((*bp)[:0], p...), buf: bp}
+}
+
+// recycle gives a streamed segment's buffer back.
+func (s *segment) recycle() {
+	if s.buf != nil {
+		segBufs.Put(s.buf)
+		s.buf, s.data = nil, nil
+	}
 }
 
 func (s *segment) end() int64 { return s.off + s.n }
@@ -203,7 +228,7 @@ func (fw *fileWriter) WriteAt(p []byte, off int64) (int, error) {
 			return int(n), nil
 		}
 		if end <= fw.next+fw.window {
-			fw.insertLocked(&segment{off: off, n: n, data: slices.Clone(p)})
+			fw.insertLocked(newSegment(off, p))
 			break
 		}
 		if fw.draining {
@@ -259,6 +284,7 @@ func (fw *fileWriter) drainLocked() {
 			onDisk := seg.data == nil
 			fw.mu.Unlock()
 			err = fw.stream(seg)
+			seg.recycle()
 			fw.mu.Lock()
 			if onDisk {
 				fw.spilled -= seg.n
@@ -366,7 +392,9 @@ func (fw *fileWriter) insertLocked(ns *segment) {
 	fw.pending = slices.Replace(p, i, j, repl...)
 }
 
-// cut returns the part [a, b) of seg.
+// cut returns the part [a, b) of seg. The part shares seg's data but does
+// not own it: seg's buffer goes to the garbage collector, never back to
+// the pool.
 func (fw *fileWriter) cut(seg *segment, a, b int64) *segment {
 	c := &segment{off: a, n: b - a}
 	if seg.data != nil {
