@@ -14,7 +14,8 @@
 #
 # Every transfer is verified with sha256. Environment: SIZE_MB (1024),
 # ROUNDS (3), CLIENTS (50), MANY_MB (16), SMALL_FILES (1000), WHARF_BIN (a
-# wharf binary to measure instead of building one), VERSITYGW_BIN, KEEP=1
+# wharf binary to measure instead of building one), PARTS (which of
+# "s3 local many small" to run; all), VERSITYGW_BIN, KEEP=1
 # (keep the work directory: logs and data), BENCH_LOCK
 # (/tmp/wharf-bench.lock: the lock every benchmark here takes).
 #
@@ -28,6 +29,7 @@ ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 MANY_MB=${MANY_MB:-16}
 SMALL_FILES=${SMALL_FILES:-1000}
+PARTS=${PARTS:-s3 local many small}
 PASS=bench-pass-$RANDOM$RANDOM
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -105,6 +107,7 @@ if [[ -n ${WHARF_BIN:-} ]]; then
 else
 	(cd "$root" && go build -o "$bin/wharf" .) || die "go build of wharf failed"
 fi
+unset WHARF_BIN # wharf takes every WHARF_ variable for configuration
 (cd "$root" && go build -o "$bin/s3direct" ./bench/ftp/s3direct &&
 	go build -o "$bin/ftpload" ./bench/ftp/ftpload) || die "go build of the bench clients failed"
 
@@ -178,8 +181,8 @@ busy() {
 }
 declare -A res=() # key -> space-separated values, one per round
 add() { res[$1]+="${res[$1]:+ }$2"; }
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-maxof() { tr ' ' '\n' <<<"$1" | grep . | sort -g | tail -n 1; }
+median() { tr ' ' '\n' <<<"$1" | { grep . || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+maxof() { tr ' ' '\n' <<<"$1" | { grep . || true; } | sort -g | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 busy_start=$(busy)
@@ -215,9 +218,8 @@ s3obj=$tmp/s3/bench # versitygw's posix backend keeps object KEY at $s3obj/KEY
 
 # ---- wharf ----------------------------------------------------------------------
 # Backends: s3 as the brief and README configure it; s3nv the same bucket
-# without the SDK's CRC validation of whole-object GETs; local on disk; and
-# localnm, local disk without fileblob's sidecar files (and their MD5).
-mkdir -p "$tmp/disk/wharf" "$tmp/disk/wharfnm" "$tmp/disk/pure"
+# without the SDK's CRC validation of whole-object GETs; local on disk.
+mkdir -p "$tmp/disk/wharf" "$tmp/disk/pure"
 wharf_port=$(free_port)
 s3url="s3://bench?endpoint=$S3_ENDPOINT&region=us-east-1&use_path_style=true&disable_https=true&request_checksum_calculation=when_required"
 export WHARF_DATA_DIR=$tmp/wharf-data \
@@ -228,9 +230,8 @@ export WHARF_DATA_DIR=$tmp/wharf-data \
 	WHARF_SHUTDOWN_GRACE=2s \
 	WHARF_BACKENDS_S3_URL="$s3url" \
 	WHARF_BACKENDS_S3NV_URL="$s3url&response_checksum_validation=when_required" \
-	WHARF_BACKENDS_LOCAL_URL="file://$tmp/disk/wharf" \
-	WHARF_BACKENDS_LOCALNM_URL="file://$tmp/disk/wharfnm?metadata=skip"
-for u in s3u:s3 s3nvu:s3nv localu:local localnmu:localnm; do
+	WHARF_BACKENDS_LOCAL_URL="file://$tmp/disk/wharf"
+for u in s3u:s3 s3nvu:s3nv localu:local; do
 	printf '%s\n' "$PASS" | "$bin/wharf" user add "${u%%:*}" --password-stdin --home "${u#*:}:" >>"$logs/useradd.log" 2>&1 ||
 		die "wharf user add ${u%%:*}"
 done
@@ -302,7 +303,6 @@ wharf_xfer() {
 	if [[ $op == put ]]; then
 		case $user in
 		s3*) check_stored "$s3obj/up-wharf.bin" ;;
-		localnmu) check_stored "$tmp/disk/wharfnm/up-wharf.bin" ;;
 		*) check_stored "$tmp/disk/wharf/up-wharf.bin" ;;
 		esac
 	fi
@@ -344,7 +344,6 @@ run_s3_down_direct() { direct_xfer s3_down_direct get; }
 run_s3_down_wharf_nv() { wharf_xfer s3_down_wharf_nv s3nvu get; }
 run_s3_down_direct_nv() { direct_xfer s3_down_direct_nv get when_required; }
 run_local_up_wharf() { wharf_xfer local_up_wharf localu put rss_up_local; }
-run_local_up_wharf_nm() { wharf_xfer local_up_wharf_nm localnmu put; }
 run_local_up_pure() { pure_xfer local_up_pure put; }
 run_local_down_wharf() { wharf_xfer local_down_wharf localu get; }
 run_local_down_pure() { pure_xfer local_down_pure get; }
@@ -386,20 +385,25 @@ interleave() {
 		settle
 	done
 }
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 for round in $(seq 1 "$ROUNDS"); do
 	say "round $round/$ROUNDS"
-	interleave run_s3_up_wharf run_s3_up_direct
-	interleave run_s3_down_wharf run_s3_down_direct run_s3_down_wharf_nv run_s3_down_direct_nv
-	if ((have_pure)); then
-		interleave run_local_up_wharf run_local_up_pure run_local_up_wharf_nm
+	if want s3; then
+		interleave run_s3_up_wharf run_s3_up_direct
+		interleave run_s3_down_wharf run_s3_down_direct run_s3_down_wharf_nv run_s3_down_direct_nv
+	fi
+	if want local && ((have_pure)); then
+		interleave run_local_up_wharf run_local_up_pure
 		interleave run_local_down_wharf run_local_down_pure
-	else
-		interleave run_local_up_wharf run_local_up_wharf_nm
+	elif want local; then
+		run_local_up_wharf
 		run_local_down_wharf
 	fi
-	run_many
-	settle
-	if ((have_lftp)); then
+	if want many; then
+		run_many
+		settle
+	fi
+	if want small && ((have_lftp)); then
 		fresh_wharf
 		run_small wharf_s3 "$wharf_port" s3u "$s3obj"
 		run_small wharf_local "$wharf_port" localu "$tmp/disk/wharf"
@@ -427,8 +431,8 @@ cmp_row() { # cmp_row LABEL WHARFKEY BASEKEY [TARGET]
 }
 base=pure-ftpd
 ((have_pure)) || base="(none)"
-rss_many=$(maxof "${res[many_login_rss]} ${res[many_xfer_rss]}")
-rss_up=$(mib "$(maxof "${res[rss_up_s3]}")")
+rss_many=$(maxof "${res[many_login_rss]:-} ${res[many_xfer_rss]:-}")
+rss_up=$(mib "$(maxof "${res[rss_up_s3]:-}")")
 echo
 echo "wharf FTP benchmark: SIZE_MB=$SIZE_MB ROUNDS=$ROUNDS CLIENTS=$CLIENTS MANY_MB=$MANY_MB SMALL_FILES=$SMALL_FILES"
 echo "$(nproc) CPUs, $(go env GOVERSION), Linux $(uname -r); medians of $ROUNDS interleaved rounds; every transfer verified (sha256)"
@@ -442,21 +446,19 @@ cmp_row "   download, neither validating CRC64 (a)" s3_down_wharf_nv s3_down_dir
 echo "2. local disk, ${SIZE_MB} MiB, vs $base"
 cmp_row "   upload" local_up_wharf local_up_pure 0.9
 cmp_row "   download" local_down_wharf local_down_pure 0.9
-cmp_row "   upload, wharf without sidecar/MD5 (b)" local_up_wharf_nm local_up_pure
 echo "3. $CLIENTS clients x ${MANY_MB} MiB downloads from S3, at once"
 row "   aggregate MiB/s, all verified" "$(m many_mibps)" "" "" "" "" ""
 row "   wharf peak RSS, MiB (max of rounds)" "$(mib "$rss_many")" "" "" "<= 256" "$(verdict "$(mib "$rss_many")" "<=" 256)" ""
-row "     peak while logging in / downloading" "$(mib "$(maxof "${res[many_login_rss]}")")" "$(mib "$(maxof "${res[many_xfer_rss]}")")" "" "" "" ""
+row "     peak while logging in / downloading" "$(mib "$(maxof "${res[many_login_rss]:-}")")" "$(mib "$(maxof "${res[many_xfer_rss]:-}")")" "" "" "" ""
 echo "4. wharf peak RSS (fresh process), MiB, max of rounds"
 row "   during the ${SIZE_MB} MiB S3 upload" "$rss_up" "" "" "<= 96" "$(verdict "$rss_up" "<=" 96)" ""
-row "   local-disk upload / S3 download" "$(mib "$(maxof "${res[rss_up_local]}")")" "$(mib "$(maxof "${res[rss_down_s3]}")")" "" "" "" ""
+row "   local-disk upload / S3 download" "$(mib "$(maxof "${res[rss_up_local]:-}")")" "$(mib "$(maxof "${res[rss_down_s3]:-}")")" "" "" "" ""
 if ((have_lftp)); then
 	echo "5. ${SMALL_FILES} files of 4 KiB, lftp mirror -R --parallel=8, files/s"
 	row "   wharf on S3 / wharf on local disk" "$(m small_wharf_s3)" "$(m small_wharf_local)" "" "" "" ""
 	if ((have_pure)); then row "   pure-ftpd on local disk" "" "$(m small_pure)" "" "" "" ""; fi
 fi
 echo "(a) response_checksum_validation=when_required in wharf's URL and the direct client"
-echo "(b) file:// URL with metadata=skip: no sidecar files, so no MD5 and no stored times"
 echo
 echo "per round (MiB/s; cpu_* in CPU seconds; rss_* in KiB; small_* in files/s):"
 for k in $(printf '%s\n' "${!res[@]}" | sort); do

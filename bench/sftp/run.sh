@@ -118,6 +118,7 @@ if [[ -n ${WHARF_BIN:-} ]]; then
 else
 	(cd "$root" && go build -o "$tmp/bin/wharf" .)
 fi
+unset WHARF_BIN # wharf takes every WHARF_ variable for configuration
 (cd "$root" && go build -o "$tmp/bin/harness" ./bench/sftp/harness)
 H=$tmp/bin/harness
 if has s3 || has conc; then
