@@ -91,6 +91,17 @@ func backendURL(c BackendConfig) (*url.URL, storage.BackendOptions, error) {
 		u = &url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}
 	case "s3":
 		opts.S3Bucket = u.Host
+		// The AWS SDK now adds CRC checksums to every upload and checks
+		// them on every whole-object download unless told otherwise. Many
+		// S3-compatible stores refuse the former, and the latter costs a
+		// CPU second per GiB that TLS (or SigV4's signed payload hash on a
+		// plain-HTTP endpoint) already pays for: checksums are used where
+		// an operation requires them, unless the URL says otherwise.
+		for _, k := range []string{"request_checksum_calculation", "response_checksum_validation"} {
+			if !q.Has(k) {
+				q.Set(k, "when_required")
+			}
+		}
 	case "mem":
 	default:
 		return nil, opts, fmt.Errorf("unsupported scheme %q (want file, s3 or mem)", u.Scheme)

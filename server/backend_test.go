@@ -68,8 +68,13 @@ func TestBackendURL(t *testing.T) {
 		wantOpts: storage.BackendOptions{Prefix: "team/", PartSize: 8 << 20, Concurrency: 4, LocalDir: filepath.Join(wd, "rel")},
 	}, {
 		url:      "s3://my-bucket?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true&prefix=a/b/",
-		wantURL:  "s3://my-bucket?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=us-east-1&use_path_style=true",
+		wantURL:  "s3://my-bucket?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=us-east-1&request_checksum_calculation=when_required&response_checksum_validation=when_required&use_path_style=true",
 		wantOpts: storage.BackendOptions{Prefix: "a/b/", PartSize: 8 << 20, Concurrency: 4, S3Bucket: "my-bucket"},
+	}, {
+		// Checksum settings in the URL win over wharf's.
+		url:      "s3://b?response_checksum_validation=when_supported",
+		wantURL:  "s3://b?request_checksum_calculation=when_required&response_checksum_validation=when_supported",
+		wantOpts: storage.BackendOptions{PartSize: 8 << 20, Concurrency: 4, S3Bucket: "b"},
 	}, {
 		url:      "mem://",
 		wantURL:  "mem:",
