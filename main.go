@@ -146,12 +146,30 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	// ends a shutdown that hangs.
 	context.AfterFunc(ctx, stop)
 
+	tuneGC(environ)
 	cfg.Version = version
 	if err := server.Run(ctx, cfg, logger); err != nil {
 		printError(stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// serveGCPercent is the garbage collector's target for a serving process,
+// unless GOGC says otherwise. Most of wharf's heap is transfer buffers,
+// which hold no pointers and are cheap to collect; the default of 100 lets
+// the heap grow to twice what is live, and the peak RSS of one 1 GiB SFTP
+// upload to S3 from 89 to 109 MiB (bench/sftp).
+const serveGCPercent = 50
+
+// tuneGC applies serveGCPercent when the environment does not set GOGC.
+func tuneGC(environ []string) {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOGC=") {
+			return
+		}
+	}
+	debug.SetGCPercent(serveGCPercent)
 }
 
 // printError writes err to w, one line per configuration problem.

@@ -499,10 +499,11 @@ func (sess *session) serveSFTP(ch ssh.Channel) {
 	cc := &countingChannel{Channel: ch, r: bufio.NewReaderSize(ch, channelReadBuffer)}
 	sess.addChannel(cc)
 	defer sess.removeChannel(cc)
-	// WithRSAllocator reuses packet buffers once a request is answered:
-	// the handlers copy what they keep (fileWriter's pending segments).
+	// Not WithRSAllocator: it saves garbage, but keeps a 256 KiB page per
+	// request in flight for the session's life (measured: +30 MiB peak
+	// RSS for one upload, +43 MiB for 50 downloads).
 	rs := sftp.NewRequestServer(cc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-		sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxPacket), sftp.WithRSAllocator())
+		sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxPacket))
 	err := rs.Serve()
 	status := uint32(0)
 	if err != nil && !errors.Is(err, io.EOF) {
