@@ -53,6 +53,32 @@ func (n *localNative) setModTime(key string, t time.Time) (ok bool, err error) {
 	return true, removeSidecar(p)
 }
 
+// rename moves the file at key from to key to, replacing it, with one
+// rename(2): no byte is copied. Its sidecar, if fileblob wrote one, moves
+// with it; the destination's old one goes.
+func (n *localNative) rename(from, to string) (ok bool, err error) {
+	sp, ok := n.path(from)
+	if !ok {
+		return false, nil
+	}
+	dp, ok := n.path(to)
+	if !ok {
+		return false, nil
+	}
+	// A directory that exists only as its marker has no folder on disk.
+	if err := os.MkdirAll(filepath.Dir(dp), 0o777); err != nil {
+		return true, err
+	}
+	if err := os.Rename(sp, dp); err != nil {
+		return true, err
+	}
+	err = os.Rename(sp+attrsExt, dp+attrsExt)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, removeSidecar(dp)
+	}
+	return true, err
+}
+
 func removeSidecar(p string) error {
 	if err := os.Remove(p + attrsExt); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -141,6 +141,28 @@ func TestLocalNativeLayout(t *testing.T) {
 	if sfi, err := s.Stat(ctx, "/a.bin"); err != nil || !sfi.ModTime().Equal(later) {
 		t.Errorf("Stat after Chtimes: %v, %v; want %v", sfi, err, later)
 	}
+
+	// A rename moves the file itself, into a directory that exists only
+	// as its marker, and the time goes with it.
+	if err := s.Mkdir(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(ctx, "/a.bin", "/d/b.bin"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err = os.Stat(filepath.Join(dir, "d", "b.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Sys().(*syscall.Stat_t).Ino != before {
+		t.Error("Rename copied the file")
+	}
+	if sfi, err := s.Stat(ctx, "/d/b.bin"); err != nil || !sfi.ModTime().Equal(later) || sfi.Size() != 5 {
+		t.Errorf("Stat after Rename: %v, %v", sfi, err)
+	}
+	if _, err := s.Stat(ctx, "/a.bin"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("the source is still there: %v", err)
+	}
 }
 
 // failingReader returns some bytes, then an error: a data connection that

@@ -18,9 +18,9 @@ import (
 const renameWorkers = 8
 
 // Rename moves a file or a directory. It needs Rename at both ends, and
-// Overwrite at the destination when it replaces a file. Objects are copied
-// server-side (through this process between different backends) and then
-// deleted; a directory rename that fails while copying removes what it
+// Overwrite at the destination when it replaces a file. A file on a local
+// disk is renamed in place. Otherwise objects are copied server-side
+// (through this process between different backends) and then deleted; a directory rename that fails while copying removes what it
 // copied and leaves the source whole, and any failure is returned. Mount
 // points, directories leading to them, and directories with rules of their
 // own below them cannot be moved; an existing directory cannot be replaced.
@@ -71,6 +71,14 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 		return pathErr(op, dst.path, err)
 	}
 	if !fi.dir {
+		if n := src.be.local; n != nil && src.be == dst.be {
+			if ok, err := n.rename(src.key(), dst.key()); ok {
+				if err != nil {
+					return pathErr(op, src.path, classify(err))
+				}
+				return nil
+			}
+		}
 		if err := s.vfs.copyKey(ctx, src.be, src.key(), fi.size, dst.be, dst.key()); err != nil {
 			return pathErr(op, src.path, classify(err))
 		}
