@@ -79,6 +79,44 @@ func (n *localNative) rename(from, to string) (ok bool, err error) {
 	return true, err
 }
 
+// markerSuffix is how fileblob names a directory marker ("dir/") on disk:
+// its trailing slash escaped.
+const markerSuffix = "__0x2f__"
+
+// renameDir moves the directory at key from (without its trailing slash)
+// to key to on disk: its folder, holding everything below it, its marker
+// and the marker's sidecar, each with one rename(2). A failure before the
+// marker moved leaves the source whole.
+func (n *localNative) renameDir(from, to string) (ok bool, err error) {
+	sp, ok := n.path(from)
+	if !ok {
+		return false, nil
+	}
+	dp, ok := n.path(to)
+	if !ok {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dp), 0o777); err != nil {
+		return true, err
+	}
+	moved := false
+	switch err := os.Rename(sp, dp); {
+	case err == nil:
+		moved = true
+	case !errors.Is(err, os.ErrNotExist): // a directory may be its marker alone
+		return true, err
+	}
+	for _, suffix := range []string{markerSuffix, markerSuffix + attrsExt} {
+		if err := os.Rename(sp+suffix, dp+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if moved {
+				_ = os.Rename(dp, sp)
+			}
+			return true, err
+		}
+	}
+	return true, nil
+}
+
 func removeSidecar(p string) error {
 	if err := os.Remove(p + attrsExt); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

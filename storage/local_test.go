@@ -163,6 +163,38 @@ func TestLocalNativeLayout(t *testing.T) {
 	if _, err := s.Stat(ctx, "/a.bin"); !errors.Is(err, storage.ErrNotExist) {
 		t.Errorf("the source is still there: %v", err)
 	}
+
+	// So does a directory: folder and marker, into a directory that has
+	// no folder yet.
+	if err := s.Mkdir(ctx, "/d/empty"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Mkdir(ctx, "/e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(ctx, "/d", "/e/d2"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err = os.Stat(filepath.Join(dir, "e", "d2", "b.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Sys().(*syscall.Stat_t).Ino != before {
+		t.Error("the directory rename copied the file")
+	}
+	for _, p := range []string{"/e/d2", "/e/d2/empty", "/e/d2/b.bin"} {
+		if _, err := s.Stat(ctx, p); err != nil {
+			t.Errorf("after the directory rename: %v", err)
+		}
+	}
+	for _, p := range []string{"/d", "/d/b.bin"} {
+		if _, err := s.Stat(ctx, p); !errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("after the directory rename %s: %v, want not found", p, err)
+		}
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"e", "e__0x2f__", "e__0x2f__.attrs"}) {
+		t.Errorf("after the directory rename the root holds %q", got)
+	}
 }
 
 // failingReader returns some bytes, then an error: a data connection that

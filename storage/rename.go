@@ -100,10 +100,15 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 	return nil
 }
 
-// renameDir copies every object below src to dst, then deletes the
-// sources. Listing and copying stream: memory does not grow with the
-// number of objects.
+// renameDir moves a directory in place on a local disk. Elsewhere it
+// copies every object below src to dst, then deletes the sources. Listing
+// and copying stream: memory does not grow with the number of objects.
 func (v *VFS) renameDir(ctx context.Context, src, dst loc) error {
+	if n := src.be.local; n != nil && src.be == dst.be {
+		if ok, err := n.renameDir(src.key(), dst.key()); ok {
+			return classify(err)
+		}
+	}
 	sp, dp := src.dirPrefix(), dst.dirPrefix()
 	if err := dst.bucket().WriteAll(ctx, dp, nil, markerOpts); err != nil {
 		return classify(err)
