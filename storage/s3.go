@@ -55,6 +55,14 @@ type s3Writer struct {
 	slots    chan struct{}
 	wg       sync.WaitGroup
 
+	// partsCtx is the context of part uploads: not ctx, because a part
+	// cancelled mid-request may still be written by the server after the
+	// upload was aborted (versitygw does), which leaves the upload behind.
+	// An abort lets the parts in flight finish, and cancels them only
+	// after cleanupTimeout.
+	partsCtx    context.Context
+	cancelParts context.CancelFunc
+
 	mu    sync.Mutex
 	parts []types.CompletedPart
 	err   error     // first part failure
@@ -92,8 +100,10 @@ func (w *s3Writer) releaseSpare() {
 }
 
 func (n *s3Native) newWriter(ctx context.Context, key string, opts BackendOptions, budget *Budget, meta func() map[string]string) *s3Writer {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	return &s3Writer{
 		ctx: ctx, s3: n, key: escapeS3Key(key), opts: opts, budget: budget, meta: meta,
+		partsCtx: pctx, cancelParts: cancel,
 		slots: make(chan struct{}, opts.Concurrency),
 	}
 }
@@ -154,7 +164,7 @@ func (w *s3Writer) sendPart() error {
 	go func() {
 		defer w.wg.Done()
 		defer func() { pb.free(); <-w.slots }()
-		out, err := w.s3.client.UploadPart(w.ctx, &s3.UploadPartInput{
+		out, err := w.s3.client.UploadPart(w.partsCtx, &s3.UploadPartInput{
 			Bucket:        aws.String(w.s3.bucket),
 			Key:           aws.String(w.key),
 			UploadId:      aws.String(w.uploadID),
@@ -203,6 +213,7 @@ func (w *s3Writer) ReadFrom(r io.Reader) (int64, error) {
 
 func (w *s3Writer) commit() error {
 	defer w.releaseSpare()
+	defer w.cancelParts()
 	if w.uploadID == "" {
 		if w.cur == nil {
 			w.cur = w.newPart()
@@ -231,7 +242,7 @@ func (w *s3Writer) commit() error {
 		w.cur.free()
 		w.cur = nil
 	}
-	w.wg.Wait()
+	w.waitParts()
 	if err := w.failed(); err != nil {
 		w.abort()
 		return s3Error(err)
@@ -251,12 +262,32 @@ func (w *s3Writer) commit() error {
 	return nil
 }
 
-// abort waits for parts in flight (their context is cancelled by the
-// caller, or they failed) and aborts the multipart upload with a context of
-// its own, so that no part stays behind.
+// waitParts waits for the parts in flight, cancelling them once the
+// writer's context has ended and cleanupTimeout passed.
+func (w *s3Writer) waitParts() {
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-w.ctx.Done():
+	}
+	t := time.NewTimer(cleanupTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		w.cancelParts()
+		<-done
+	}
+}
+
+// abort waits for parts in flight (see partsCtx) and aborts the multipart
+// upload with a context of its own, so that no part stays behind.
 func (w *s3Writer) abort() {
 	defer w.releaseSpare()
-	w.wg.Wait()
+	defer w.cancelParts()
+	w.waitParts()
 	if w.cur != nil {
 		w.cur.free()
 		w.cur = nil

@@ -2,6 +2,7 @@ package ftp_test
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	ftpc "github.com/jlaffaye/ftp"
 
+	"github.com/wharf-gw/wharf/protocols/ftp"
 	"github.com/wharf-gw/wharf/storage/storagetest"
 )
 
@@ -246,5 +248,78 @@ func TestBackendDown(t *testing.T) {
 				t.Errorf("%s: %q leaks %q", line, msg, leak)
 			}
 		}
+	}
+}
+
+// LIST, NLST and MLSD stream: a directory larger than MaxListEntries (which
+// bounds only STAT's in-memory listing) lists whole, in several storage
+// pages, in each format; a file lists as itself, with ls options ignored.
+func TestListingsStream(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{cfg: func(c *ftp.Config) { c.MaxListEntries = 10 }})
+	const n = 2345 // three storage pages
+	when := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range n {
+		e.put(fmt.Sprintf("%sbig/f%04d.txt", homePrefix, i), []byte("x"))
+	}
+	r := e.dialLogin()
+	r.expect("CWD /big", 250)
+	r.expect("MFMT "+when.Format("20060102150405")+" f0007.txt", 213)
+	list := func(cmd string) []string {
+		t.Helper()
+		d := r.epsv()
+		r.expect(cmd, 150)
+		body := string(readAll(t, d))
+		r.want(226)
+		if body == "" {
+			return nil
+		}
+		if !strings.HasSuffix(body, "\r\n") {
+			t.Fatalf("%s: lines do not end in CRLF", cmd)
+		}
+		return strings.Split(strings.TrimSuffix(body, "\r\n"), "\r\n")
+	}
+	for _, cmd := range []string{"LIST", "LIST -la", "NLST", "MLSD", "LIST /big"} {
+		lines := list(cmd)
+		if len(lines) != n {
+			t.Fatalf("%s: %d lines, want %d", cmd, len(lines), n)
+		}
+		last := lines[n-1]
+		switch cmd {
+		case "NLST":
+			if last != "f2344.txt" {
+				t.Errorf("NLST: last line %q", last)
+			}
+		case "MLSD":
+			if !strings.HasPrefix(last, "Type=file;Size=1;Modify=") || !strings.HasSuffix(last, "; f2344.txt") {
+				t.Errorf("MLSD: last line %q", last)
+			}
+			if l := lines[7]; l != "Type=file;Size=1;Modify=20200102030405; f0007.txt" {
+				t.Errorf("MLSD: line %q", l)
+			}
+		default:
+			if !strings.HasPrefix(last, "-") || !strings.HasSuffix(last, " f2344.txt") {
+				t.Errorf("%s: last line %q", cmd, last)
+			}
+			if l := lines[7]; !strings.Contains(l, "Jan  2  2020 f0007.txt") {
+				t.Errorf("%s: an old file's line %q shows no year", cmd, l)
+			}
+		}
+	}
+	if got := list("NLST /big/f0001.txt"); !slices.Equal(got, []string{"f0001.txt"}) {
+		t.Errorf("NLST of a file: %q", got)
+	}
+	if got := list("LIST -l f0001.txt"); len(got) != 1 || !strings.HasSuffix(got[0], " f0001.txt") {
+		t.Errorf("LIST of a file: %q", got)
+	}
+	r.expect("CWD /", 250)
+	if got := list("NLST big"); len(got) != n || got[0] != "big/f0000.txt" {
+		t.Errorf("NLST of a subdirectory: %d lines, first %q", len(got), got[0])
+	}
+	r.expect("MLSD /big/f0001.txt", 550)
+	r.expect("LIST /nowhere", 550)
+	// STAT of a directory is built in memory, and refused above the cap.
+	if code, _ := r.cmd("STAT /big"); code < 400 {
+		t.Errorf("STAT of %d entries with a cap of 10: %d", n, code)
 	}
 }

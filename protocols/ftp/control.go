@@ -183,6 +183,10 @@ func (c *ctrlConn) command(line string) error {
 	if strings.HasSuffix(verb, "ABOR") { // clients may prefix Telnet IP/Synch bytes
 		s.abortUpload()
 	}
+	switch verb {
+	case "LIST", "NLST", "MLSD":
+		line = s.queueListing(verb, arg) // streamed: see openListing
+	}
 	c.out = append(c.out, line...)
 	return nil
 }

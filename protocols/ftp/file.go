@@ -26,6 +26,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	ctx := d.sess.ctx
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
+		if req, cwd, ok := d.sess.takeListing(name); ok {
+			return d.openListing(req, cwd)
+		}
 		r, err := d.fs.Open(ctx, name, offset)
 		if err != nil {
 			err = mapError(d.log, "download", name, err)

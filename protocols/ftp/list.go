@@ -2,21 +2,30 @@ package ftp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/wharf-gw/wharf/storage"
 )
 
 // listPage is how many entries one storage listing call returns.
 const listPage = 1000
 
-// ReadDir serves LIST, NLST, MLSD and STAT of a directory.
+// ReadDir serves STAT of a directory (LIST, NLST and MLSD stream: see
+// openListing).
 //
-// The storage listing streams page by page, but ftpserverlib takes the
-// whole directory as one slice before it opens the data connection, so a
-// listing costs memory in proportion to the directory (about 150 bytes per
-// entry). Entries are appended as the storage returns them, without
-// copies, and a directory above Config.MaxListEntries is refused rather
-// than allowed to exhaust memory.
+// ftpserverlib takes the whole directory as one slice, so this costs
+// memory in proportion to the directory (about 150 bytes per entry): a
+// directory above Config.MaxListEntries is refused rather than allowed to
+// exhaust memory.
 func (d *driver) ReadDir(name string) ([]os.FileInfo, error) {
 	ctx := d.sess.ctx
 	ls, err := d.fs.List(ctx, name)
@@ -42,4 +51,220 @@ func (d *driver) ReadDir(name string) ([]os.FileInfo, error) {
 			return nil, mapError(d.log, "list", name, err)
 		}
 	}
+}
+
+// Streamed listings. ftpserverlib builds LIST, NLST and MLSD in memory
+// from one slice, so the control connection hands them to the library as
+// a RETR of a name no file can have (listingPrefix and a sequence number;
+// acl.Clean refuses backslashes). The library then does for the listing
+// what it does for a download, data connection, TLS, ABOR and replies
+// included, and GetHandle answers with a listing that reads the storage
+// listing page by page: memory does not grow with the directory.
+
+// listingPrefix starts the name a listing is retrieved under.
+const listingPrefix = `\wharf-listing\`
+
+// listRequest is a LIST, NLST or MLSD waiting for its RETR.
+type listRequest struct {
+	seq  uint64
+	verb string
+	arg  string
+}
+
+// queueListing records a listing command and returns the RETR line the
+// library is given instead.
+func (s *session) queueListing(verb, arg string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listSeq++
+	s.listReq = &listRequest{seq: s.listSeq, verb: verb, arg: arg}
+	return "RETR " + listingPrefix + strconv.FormatUint(s.listSeq, 10) + "\r\n"
+}
+
+// takeListing returns the listing command the RETR of name stands for,
+// and the working directory it was sent in.
+func (s *session) takeListing(name string) (*listRequest, string, bool) {
+	dir, base := path.Split(name)
+	seq, ok := strings.CutPrefix(base, listingPrefix)
+	if !ok {
+		return nil, "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req := s.listReq
+	if req == nil || strconv.FormatUint(req.seq, 10) != seq {
+		return nil, "", false
+	}
+	s.listReq = nil
+	return req, path.Clean(dir), true
+}
+
+// listOptions are the ls options clients send with LIST, which are not
+// paths (unless such a file exists).
+var listOptions = []string{"-al", "-la", "-a", "-l"}
+
+// openListing starts the listing req asks for, in the working directory
+// cwd: the argument resolves as the library resolves it, a file lists as
+// itself (except for MLSD), and NLST names are relative to cwd.
+func (d *driver) openListing(req *listRequest, cwd string) (ftpserver.FileTransfer, error) {
+	ctx := d.sess.ctx
+	arg := req.arg
+	for _, o := range listOptions {
+		if strings.HasPrefix(strings.ToLower(arg), o) {
+			if _, err := d.fs.Stat(ctx, absPath(cwd, arg)); err != nil {
+				_, arg, _ = strings.Cut(arg, " ")
+			}
+			break
+		}
+	}
+	name := absPath(cwd, arg)
+	fi, err := d.fs.Stat(ctx, name)
+	if err != nil {
+		return nil, mapError(d.log, "list", name, err)
+	}
+	lt := &listing{d: d, verb: req.verb, cwd: cwd, name: name}
+	if !fi.IsDir() {
+		if req.verb == "MLSD" {
+			return nil, reply(msgNotDir)
+		}
+		lt.parent, lt.page = path.Dir(name), []os.FileInfo{fi}
+	} else {
+		ls, err := d.fs.List(ctx, name)
+		if err != nil {
+			return nil, mapError(d.log, "list", name, err)
+		}
+		lt.parent, lt.ls = name, ls
+		// The first page before the data connection opens: an outage is
+		// a 451 to the command, not a broken transfer.
+		if err := lt.fetch(); err != nil {
+			return nil, err
+		}
+	}
+	d.sess.startTransfer("list", name)
+	return lt, nil
+}
+
+// absPath resolves p as ftpserverlib does.
+func absPath(cwd, p string) string {
+	if path.IsAbs(p) {
+		return path.Clean(p)
+	}
+	return path.Join(cwd, p)
+}
+
+// relPath returns p relative to the working directory cwd, as
+// ftpserverlib's NLST writes it.
+func relPath(cwd, p string) string {
+	var b strings.Builder
+	base := cwd
+	for base != p {
+		if !strings.HasSuffix(base, "/") {
+			base += "/"
+		}
+		if rest, ok := strings.CutPrefix(p, base); ok {
+			b.WriteString(rest)
+			break
+		}
+		if base == "/" {
+			return p
+		}
+		b.WriteString("../")
+		base = path.Dir(path.Clean(base))
+	}
+	return b.String()
+}
+
+// listing is a directory listing read as a file, in the library's formats.
+type listing struct {
+	d      *driver
+	verb   string
+	cwd    string
+	name   string
+	parent string          // the directory NLST names are relative to
+	ls     *storage.Lister // nil when listing one file
+	page   []os.FileInfo   // entries not yet formatted
+	buf    []byte          // formatted, not yet read
+	eof    bool
+	once   sync.Once
+}
+
+func (lt *listing) Read(p []byte) (int, error) {
+	for len(lt.buf) == 0 {
+		if len(lt.page) == 0 {
+			if lt.eof || lt.ls == nil {
+				return 0, io.EOF
+			}
+			if err := lt.fetch(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		for _, fi := range lt.page {
+			lt.buf = lt.format(lt.buf, fi)
+		}
+		lt.page = lt.page[:0]
+	}
+	n := copy(p, lt.buf)
+	lt.buf = lt.buf[n:]
+	if len(lt.buf) == 0 {
+		lt.buf = lt.buf[:0:cap(lt.buf)] // keep the buffer for the next page
+	}
+	return n, nil
+}
+
+// fetch reads the next page of the storage listing.
+func (lt *listing) fetch() error {
+	page, err := lt.ls.Next(lt.d.sess.ctx, listPage)
+	if errors.Is(err, io.EOF) {
+		lt.eof = true
+	} else if err != nil {
+		return mapError(lt.d.log, "list", lt.name, err)
+	}
+	for _, fi := range page {
+		lt.page = append(lt.page, fi)
+	}
+	return nil
+}
+
+// LIST dates: the time of day for the last six months, else the year.
+const (
+	listTimeFormat = "Jan _2 15:04"
+	listYearFormat = "Jan _2  2006"
+	listRecent     = 6 * 30 * 24 * time.Hour
+)
+
+// format appends one entry as ftpserverlib formats it.
+func (lt *listing) format(b []byte, fi os.FileInfo) []byte {
+	switch lt.verb {
+	case "NLST":
+		b = append(b, path.Join(relPath(lt.cwd, lt.parent), fi.Name())...)
+	case "MLSD":
+		typ := "file"
+		if fi.IsDir() {
+			typ = "dir"
+		}
+		b = fmt.Appendf(b, "Type=%s;Size=%d;Modify=%s; %s", typ, fi.Size(), fi.ModTime().UTC().Format("20060102150405"), fi.Name())
+	default:
+		f := listTimeFormat
+		if lt.d.sess.started.Sub(fi.ModTime()) > listRecent {
+			f = listYearFormat
+		}
+		b = fmt.Appendf(b, "%s 1 ftp ftp %12d %s %s", fi.Mode(), fi.Size(), fi.ModTime().Format(f), fi.Name())
+	}
+	return append(b, '\r', '\n')
+}
+
+// Seek accepts only the start: a REST before a listing is not honoured.
+func (lt *listing) Seek(offset int64, whence int) (int64, error) {
+	if whence == io.SeekStart && offset == 0 {
+		return 0, nil
+	}
+	return 0, errSeek
+}
+
+func (lt *listing) Write([]byte) (int, error) { return 0, errNotOpen }
+
+func (lt *listing) Close() error {
+	lt.once.Do(func() { lt.d.audit("list", lt.name, nil) })
+	return nil
 }

@@ -68,8 +68,8 @@ type Config struct {
 	// mid-upload closes its data connection like a finished upload, and its
 	// control connection a moment later: the upload is then discarded.
 	UploadSettle time.Duration
-	// MaxListEntries caps one directory listing: ftpserverlib holds a
-	// whole listing in memory before it sends it.
+	// MaxListEntries caps the listing of a directory by STAT, which
+	// ftpserverlib holds in memory (LIST, NLST and MLSD stream).
 	MaxListEntries int
 	// Banner is the greeting.
 	Banner string

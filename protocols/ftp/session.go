@@ -40,14 +40,17 @@ type session struct {
 
 	mu           sync.Mutex
 	user         string
-	timer        *time.Timer // login timeout
-	upload       *upload     // the upload in progress, for ABOR
-	transferring bool        // a transfer whose final reply is not sent yet
+	timer        *time.Timer  // login timeout
+	upload       *upload      // the upload in progress, for ABOR
+	transferring bool         // a transfer whose final reply is not sent yet
+	listSeq      uint64       // numbers listing requests
+	listReq      *listRequest // the listing the next RETR stands for
+	started      time.Time    // when the client connected (LIST's date format)
 }
 
 func newSession(srv *Server, ep *endpoint, raw net.Conn, remote netip.AddrPort) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{srv: srv, ep: ep, remote: remote, log: srv.log, ctx: ctx, cancel: cancel, gone: make(chan struct{})}
+	s := &session{srv: srv, ep: ep, remote: remote, log: srv.log, ctx: ctx, cancel: cancel, gone: make(chan struct{}), started: time.Now()}
 	var implicit *tls.Config
 	if ep.implicit {
 		implicit = srv.tls
