@@ -57,6 +57,7 @@ type ctrlConn struct {
 const (
 	maxCommandLine   = 4096
 	handshakeTimeout = 30 * time.Second
+	writeTimeout     = 30 * time.Second // a client that reads no reply for this long is gone
 )
 
 func newCtrlConn(raw net.Conn, sess *session, tlsConfig *tls.Config) *ctrlConn {
@@ -238,6 +239,7 @@ func (c *ctrlConn) authTLS(arg string) error {
 func (c *ctrlConn) reply(code int, msg string) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, _ = c.conn().Write([]byte(strconv.Itoa(code) + " " + msg + "\r\n"))
 }
 
@@ -267,6 +269,7 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 		out, end = c.wbuf, len(c.wbuf)-1
 	}
 	c.wbuf = append(c.wbuf[:0], c.wbuf[end+1:]...)
+	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := c.conn().Write(out); err != nil {
 		if c.sess.isGone() {
 			return len(p), nil // nobody is listening: not worth the library's warning
@@ -337,11 +340,15 @@ func (c *ctrlConn) closeNow() { _ = c.raw.Close() }
 func (c *ctrlConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
 func (c *ctrlConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
 
+// SetDeadline is the library's idle timer. It bounds reads only: a reply
+// due just as it expires (the end of a transfer that started when the
+// timer did) must still go out. Writes have a deadline of their own,
+// writeTimeout from each write.
 func (c *ctrlConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.deadline = t
 	c.mu.Unlock()
-	return c.raw.SetDeadline(t)
+	return c.raw.SetReadDeadline(t)
 }
 
 func (c *ctrlConn) SetReadDeadline(t time.Time) error  { return c.raw.SetReadDeadline(t) }

@@ -36,25 +36,30 @@ func TestPASVAddress(t *testing.T) {
 		c.PublicIP = "203.0.113.9"
 		c.PassivePorts = [2]int{port, port}
 	}})
+	// The one port of the range may be taken for a moment by another
+	// test's connection, and is free again once the first session's
+	// listener is closed: both commands are retried.
+	passive := func(r *ctl, cmd string, code int) string {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got, msg := r.cmd(cmd)
+			if got == code {
+				return msg
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d %q", cmd, got, msg)
+			}
+		}
+	}
 	r := e.dialLogin()
 	want := fmt.Sprintf("(203,0,113,9,%d,%d)", port>>8, port&0xff)
-	if msg := r.expect("PASV", 227); !strings.Contains(msg, want) {
+	if msg := passive(r, "PASV", 227); !strings.Contains(msg, want) {
 		t.Fatalf("PASV: %q, want %s", msg, want)
 	}
 	r.expect("QUIT", 221)
 	r = e.dialLogin()
-	// The port is free again once the first session's listener is closed.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		code, msg := r.cmd("EPSV")
-		if code == 229 {
-			if !strings.Contains(msg, fmt.Sprintf("(|||%d|)", port)) {
-				t.Fatalf("EPSV: %q", msg)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("EPSV: %d %q", code, msg)
-		}
+	if msg := passive(r, "EPSV", 229); !strings.Contains(msg, fmt.Sprintf("(|||%d|)", port)) {
+		t.Fatalf("EPSV: %q", msg)
 	}
 
 	e2 := newEnv(t, options{})
