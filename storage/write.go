@@ -86,8 +86,9 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 }
 
 // newObjectWriter returns the writer for key on be: native multipart on
-// S3, native files on a local disk, gocloud's elsewhere. meta is called once, when the metadata must be
-// fixed. Cancelling ctx and calling abort discards the upload.
+// S3, native files on a local disk, gocloud's elsewhere. meta is called
+// once, when the metadata must be fixed. Cancelling ctx and calling abort
+// discards the upload.
 func (v *VFS) newObjectWriter(ctx context.Context, be *Backend, key string, meta func() map[string]string) objectWriter {
 	if be.s3 != nil {
 		return be.s3.newWriter(ctx, key, be.opts, v.opts.Budget, meta)
