@@ -145,6 +145,30 @@ type localWriter struct {
 // read straight into a backend buffer.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
+// copyTo copies r to dst in large pieces until r ends. A failure to read r
+// is returned as a *sourceError; dst's errors are returned as they are.
+func copyTo(dst io.Writer, r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		k, rerr := r.Read(*bp)
+		if k > 0 {
+			m, err := dst.Write((*bp)[:k])
+			total += int64(m)
+			if err != nil {
+				return total, err
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, &sourceError{rerr}
+		}
+	}
+}
+
 func (w *localWriter) open() error {
 	if w.f != nil {
 		return nil
@@ -197,25 +221,7 @@ func (w *localWriter) ReadFrom(r io.Reader) (int64, error) {
 		}
 		return n, err
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	var total int64
-	for {
-		k, rerr := r.Read(*bp)
-		if k > 0 {
-			m, err := w.f.Write((*bp)[:k])
-			total += int64(m)
-			if err != nil {
-				return total, err
-			}
-		}
-		switch {
-		case rerr == io.EOF:
-			return total, nil
-		case rerr != nil:
-			return total, &sourceError{rerr}
-		}
-	}
+	return copyTo(w.f, r)
 }
 
 // isWriteSide reports whether an error of File.ReadFrom came from the

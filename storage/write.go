@@ -159,27 +159,14 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	return n, w.readFromError(err)
 }
 
-// copyFrom is ReadFrom for backends that only take Writes.
+// copyFrom is ReadFrom for backends that only take Writes; Write has
+// already classified a storage failure and aborted.
 func (w *Writer) copyFrom(r io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	var total int64
-	for {
-		k, rerr := r.Read(*bp)
-		if k > 0 {
-			m, err := w.Write((*bp)[:k])
-			total += int64(m)
-			if err != nil {
-				return total, err
-			}
-		}
-		switch {
-		case rerr == io.EOF:
-			return total, nil
-		case rerr != nil:
-			return total, w.readFromError(&sourceError{rerr})
-		}
+	n, err := copyTo(w, r)
+	if se, ok := err.(*sourceError); ok {
+		return n, w.readFromError(se)
 	}
+	return n, err
 }
 
 func (w *Writer) readFromError(err error) error {
