@@ -292,9 +292,14 @@ wharf_xfer() {
 		check_got "$out"
 	fi
 	add "$key" "$(field mibps "$out")"
+	local wt=$(($(cpu_ticks "$wharf_pid") - c0)) vt=$(($(cpu_ticks "$vgw_pid") - v0))
 	case $user in
-	s3*) add "cpu_$key" "$(cpu_secs $(($(cpu_ticks "$wharf_pid") - c0 + $(cpu_ticks "$vgw_pid") - v0)))" ;;
-	*) add "cpu_$key" "$(cpu_secs $(($(cpu_ticks "$wharf_pid") - c0)))" ;;
+	s3*)
+		add "cpu_$key" "$(cpu_secs $((wt + vt)))"
+		add "wcpu_$key" "$(cpu_secs "$wt")"
+		add "vcpu_$key" "$(cpu_secs "$vt")"
+		;;
+	*) add "cpu_$key" "$(cpu_secs "$wt")" ;;
 	esac
 	if [[ -n $rsskey ]]; then
 		h=$(hwm_kib "$wharf_pid")
@@ -443,6 +448,7 @@ echo "1. S3 (versitygw), ${SIZE_MB} MiB, vs direct S3 client                    
 cmp_row "   upload" s3_up_wharf s3_up_direct 0.9
 cmp_row "   download" s3_down_wharf s3_down_direct 0.9
 cmp_row "   download, neither validating CRC64 (a)" s3_down_wharf_nv s3_down_direct_nv
+row "   CPU s, upload: wharf / versitygw serving it" "$(m wcpu_s3_up_wharf %.2f)" "$(m vcpu_s3_up_wharf %.2f)" "" "" "" "versitygw serving the direct client: $(m cpu_s3_up_direct %.2f)"
 echo "2. local disk, ${SIZE_MB} MiB, vs $base"
 cmp_row "   upload" local_up_wharf local_up_pure 0.9
 cmp_row "   download" local_down_wharf local_down_pure 0.9
