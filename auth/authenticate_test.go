@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,13 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharf-gw/wharf/auth"
+	"github.com/wharf-gw/wharf/internal/testlog"
 )
 
 // cheap are argon2id costs that keep tests fast; the real default is
@@ -39,33 +38,15 @@ func openSQLiteAt(t testing.TB, path string) auth.Store {
 	return s
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	store auth.Store
 	auth  *auth.Authenticator
-	log   *syncBuffer
+	log   *testlog.Buffer
 }
 
 func newEnv(t *testing.T, store auth.Store, cfg auth.DefenderConfig) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	d, err := auth.NewDefender(store, cfg, log)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharf-gw/wharf/auth"
+	"github.com/wharf-gw/wharf/internal/testlog"
 	"github.com/wharf-gw/wharf/migrations"
 )
 
@@ -655,7 +656,7 @@ func TestServeHintsAtTheFirstUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs syncBuffer
+		var logs testlog.Buffer
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- Run(ctx, cfg, NewLogger(&logs, cfg.Log)) }()

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharf-gw/wharf/auth"
+	"github.com/wharf-gw/wharf/internal/testlog"
 )
 
 // TestEndToEnd runs a whole node on the embedded default (every listener
@@ -31,7 +32,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ctx := t.Context()
 	s, err := New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

@@ -12,29 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wharf-gw/wharf/internal/testlog"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
@@ -61,7 +44,7 @@ func TestServerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	log := NewLogger(&logs, cfg.Log)
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -179,7 +162,7 @@ func TestCommand(t *testing.T) {
 		}
 		defer cmd.Process.Kill()
 
-		var logs syncBuffer
+		var logs testlog.Buffer
 		ready := make(chan struct{})
 		copied := make(chan struct{})
 		go func() {
@@ -280,7 +263,7 @@ func TestCommand(t *testing.T) {
 
 	t.Run("SIGTERM also stops cleanly", func(t *testing.T) {
 		wd := t.TempDir()
-		var logs syncBuffer
+		var logs testlog.Buffer
 		cmd := exec.Command(bin, "serve")
 		cmd.Dir = wd
 		cmd.Env = hermeticEnv("WHARF_LOG_FORMAT=json")

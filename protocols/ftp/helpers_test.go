@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"gocloud.dev/blob/fileblob"
 
 	"github.com/wharf-gw/wharf/auth"
+	"github.com/wharf-gw/wharf/internal/testlog"
 	"github.com/wharf-gw/wharf/protocols/ftp"
 	"github.com/wharf-gw/wharf/storage"
 	"github.com/wharf-gw/wharf/storage/storagetest"
@@ -46,24 +46,6 @@ const (
 	rwPrefix   = "shared/rw/"
 )
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type options struct {
 	s3       bool
 	s3srv    *storagetest.S3Server // a server of the test's own instead of the shared one
@@ -83,7 +65,7 @@ type env struct {
 	reg      *auth.Registry
 	srv      *ftp.Server
 	cfg      ftp.Config
-	logs     *syncBuffer
+	logs     *testlog.Buffer
 	bucket   *blob.Bucket
 	s3       *storagetest.S3Server // nil on local disk
 	s3Bucket string
@@ -91,7 +73,7 @@ type env struct {
 
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() { // FTP_TEST_LOGS=1 shows the log of passing tests too
 		if t.Failed() || os.Getenv("FTP_TEST_LOGS") != "" {

@@ -1,7 +1,6 @@
 package sftp
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharf-gw/wharf/auth"
+	"github.com/wharf-gw/wharf/internal/testlog"
 	"github.com/wharf-gw/wharf/storage"
 	"github.com/wharf-gw/wharf/storage/storagetest"
 )
@@ -61,24 +60,6 @@ func TestMain(m *testing.M) {
 // cheap are argon2id costs that keep tests fast.
 var cheap = auth.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1}
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a running server over a fresh store and bucket.
 type env struct {
 	t      *testing.T
@@ -92,7 +73,7 @@ type env struct {
 	bname  string                // the S3 bucket's name
 	srv    *Server
 	addr   string
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 }
 
 type envOpts struct {
@@ -113,7 +94,7 @@ func noDelay() auth.DefenderConfig {
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, ctx: ctx, logs: &syncBuffer{}}
+	e := &env{t: t, ctx: ctx, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if testing.Verbose() && os.Getenv("WHARF_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(io.MultiWriter(e.logs, os.Stderr), &slog.HandlerOptions{Level: slog.LevelDebug}))
