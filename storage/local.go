@@ -53,21 +53,29 @@ func (n *localNative) setModTime(key string, t time.Time) (ok bool, err error) {
 	return true, removeSidecar(p)
 }
 
+// movePaths returns the paths of a move from key from to key to, and
+// creates the destination's folder: a directory that exists only as its
+// marker has none on disk. ok is false when either key is fileblob's to
+// handle.
+func (n *localNative) movePaths(from, to string) (sp, dp string, ok bool, err error) {
+	sp, ok = n.path(from)
+	if !ok {
+		return "", "", false, nil
+	}
+	dp, ok = n.path(to)
+	if !ok {
+		return "", "", false, nil
+	}
+	return sp, dp, true, os.MkdirAll(filepath.Dir(dp), 0o777)
+}
+
 // rename moves the file at key from to key to, replacing it, with one
 // rename(2): no byte is copied. Its sidecar, if fileblob wrote one, moves
 // with it; the destination's old one goes.
 func (n *localNative) rename(from, to string) (ok bool, err error) {
-	sp, ok := n.path(from)
-	if !ok {
-		return false, nil
-	}
-	dp, ok := n.path(to)
-	if !ok {
-		return false, nil
-	}
-	// A directory that exists only as its marker has no folder on disk.
-	if err := os.MkdirAll(filepath.Dir(dp), 0o777); err != nil {
-		return true, err
+	sp, dp, ok, err := n.movePaths(from, to)
+	if !ok || err != nil {
+		return ok, err
 	}
 	if err := os.Rename(sp, dp); err != nil {
 		return true, err
@@ -88,16 +96,9 @@ const markerSuffix = "__0x2f__"
 // and the marker's sidecar, each with one rename(2). A failure before the
 // marker moved leaves the source whole.
 func (n *localNative) renameDir(from, to string) (ok bool, err error) {
-	sp, ok := n.path(from)
-	if !ok {
-		return false, nil
-	}
-	dp, ok := n.path(to)
-	if !ok {
-		return false, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dp), 0o777); err != nil {
-		return true, err
+	sp, dp, ok, err := n.movePaths(from, to)
+	if !ok || err != nil {
+		return ok, err
 	}
 	moved := false
 	switch err := os.Rename(sp, dp); {

@@ -183,12 +183,16 @@ type listing struct {
 	parent string          // the directory NLST names are relative to
 	ls     *storage.Lister // nil when listing one file
 	page   []os.FileInfo   // entries not yet formatted
-	buf    []byte          // formatted, not yet read
+	buf    []byte          // formatted entries
+	off    int             // how much of buf was read
 	eof    bool
 	once   sync.Once
 }
 
 func (lt *listing) Read(p []byte) (int, error) {
+	if lt.off == len(lt.buf) {
+		lt.buf, lt.off = lt.buf[:0], 0 // reused for the next page
+	}
 	for len(lt.buf) == 0 {
 		if len(lt.page) == 0 {
 			if lt.eof || lt.ls == nil {
@@ -204,11 +208,8 @@ func (lt *listing) Read(p []byte) (int, error) {
 		}
 		lt.page = lt.page[:0]
 	}
-	n := copy(p, lt.buf)
-	lt.buf = lt.buf[n:]
-	if len(lt.buf) == 0 {
-		lt.buf = lt.buf[:0:cap(lt.buf)] // keep the buffer for the next page
-	}
+	n := copy(p, lt.buf[lt.off:])
+	lt.off += n
 	return n, nil
 }
 
