@@ -35,7 +35,7 @@ type session struct {
 	mu        sync.Mutex
 	writers   map[string][]*fileWriter // open uploads by canonical path
 	transfers int                      // open file handles
-	channels  []*countingChannel       // the sftp channels being served
+	channels  []*channel               // the sftp channels being served
 }
 
 func newSession(ctx context.Context, srv *Server, st *storage.Session, rc *auth.Conn, log *slog.Logger) *session {
@@ -67,16 +67,16 @@ func (s *session) answered() bool {
 	return true
 }
 
-func (s *session) addChannel(c *countingChannel) {
+func (s *session) addChannel(c *channel) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.channels = append(s.channels, c)
 }
 
-func (s *session) removeChannel(c *countingChannel) {
+func (s *session) removeChannel(c *channel) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.channels = slices.DeleteFunc(s.channels, func(x *countingChannel) bool { return x == c })
+	s.channels = slices.DeleteFunc(s.channels, func(x *channel) bool { return x == c })
 }
 
 // close ends what the connection left behind. pkg/sftp closes every open

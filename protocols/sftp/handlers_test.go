@@ -3,6 +3,7 @@ package sftp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -263,6 +264,43 @@ func TestOpenHandleStat(t *testing.T) {
 	if fi, err := c.Stat("/up.bin"); err != nil || fi.Size() != 100_000 || !fi.ModTime().Equal(mt) {
 		t.Fatalf("after the upload: %v %v %v", err, fi.Size(), fi.ModTime())
 	}
+}
+
+// A read that arrives after the window has moved past its bytes is served
+// by a request of its own, leaving the stream alone; one further behind
+// reopens the stream.
+func TestReadStragglers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.addUser("alice", "pw")
+	const size = 6 << 20
+	data := randomBytes(t, size)
+	e.putObject("users/alice/data.bin", data)
+	c := e.client("alice", "pw")
+	f, err := c.Open("/data.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(off int64) {
+		t.Helper()
+		buf := make([]byte, 32<<10)
+		if n, err := f.ReadAt(buf, off); n != len(buf) || (err != nil && err != io.EOF) || !bytes.Equal(buf, data[off:off+int64(n)]) {
+			t.Fatalf("ReadAt %d: n=%d err=%v", off, n, err)
+		}
+	}
+	// In order up to the last 32 KiB: the fetcher stops at the end of the
+	// file, so the window then starts between size-window-32 KiB and
+	// size-window, whenever the fetcher gets there.
+	for off := int64(0); off < size-32<<10; off += 32 << 10 {
+		read(off)
+	}
+	read(size - DefaultReadWindow - 128<<10) // a straggler: 96 to 128 KiB behind
+	read(1 << 20)                            // far behind: a reopen
+	f.Close()
+	waitFor(t, 5*time.Second, "the audit line of the download", func() bool {
+		return contains(e.logs.String(), fmt.Sprintf("op=download path=/data.bin result=ok bytes=%d size=%d reopens=1 behind=1 ",
+			size-32<<10+2*32<<10, size))
+	})
 }
 
 // Random-access reads: correct bytes, and reads in order cost one stream.
