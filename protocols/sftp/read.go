@@ -113,20 +113,29 @@ func (fr *fileReader) ReadAt(p []byte, off int64) (int, error) {
 			}
 			continue
 		case fr.end >= end:
+			fr.wantUpTo(end + readAhead)
 			return fr.copyOut(p[:end-off], off), fr.eof(end)
 		case fr.err != nil:
 			return 0, toStatus(fr.err)
 		}
-		if w := min(end+readAhead, fr.size); w > fr.want {
-			fr.want = w
-			fr.cond.Broadcast()
-		}
-		if !fr.running {
-			fr.running = true
-			fr.ring = make([]byte, min(fr.window, fr.size))
-			go fr.fetch()
-		}
+		fr.wantUpTo(end + readAhead)
 		fr.cond.Wait()
+	}
+}
+
+// wantUpTo asks the fetcher to fill the window up to offset o, starting
+// it with the first read: every read served from the window keeps it
+// readAhead ahead, so that reads in order find their bytes there. (Not
+// before a reopen: the fetcher would read towards the new offset.)
+func (fr *fileReader) wantUpTo(o int64) {
+	if o = min(o, fr.size); o > fr.want {
+		fr.want = o
+		fr.cond.Broadcast()
+	}
+	if !fr.running {
+		fr.running = true
+		fr.ring = make([]byte, min(fr.window, fr.size))
+		go fr.fetch()
 	}
 }
 
