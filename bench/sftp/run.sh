@@ -24,6 +24,8 @@
 #                         "default" is the client's own choice
 #   PHASES ["local s3 conc"]
 #   CONC_CLIENTS [50], CONC_MB [16]
+#   DL_DIR [/dev/shm when it has room, else BENCH_DIR]  where downloads go
+#                         (memory, so that neither side's rate is the disk's)
 #   BENCH_DIR [$TMPDIR or /tmp]  where the temporary directory goes (the
 #                         disk under test)
 #   WHARF_BIN             a wharf binary to use instead of building one
@@ -96,11 +98,28 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[[ -z ${dl_tmp:-} ]] || rm -rf "$dl_tmp"
 	if [[ -n ${KEEP:-} ]]; then log "bench/sftp: kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-mkdir -p "$tmp/bin" "$tmp/ossh" "$tmp/dl" "$tmp/sshd"
+mkdir -p "$tmp/bin" "$tmp/ossh" "$tmp/sshd"
+# Downloads go to memory when it has room for two of them and the
+# concurrent ones: the client writes them, and on a busy disk its writes,
+# not the servers, would set the rates.
+need_kb=$(((2 * SIZE_MB + CONC_CLIENTS * CONC_MB + 64) * 1024))
+dl_dir=${DL_DIR:-}
+if [[ -z $dl_dir && -d /dev/shm && -w /dev/shm ]] &&
+	(($(df -Pk /dev/shm | awk 'NR == 2 { print $4 }') > need_kb)); then
+	dl_dir=/dev/shm
+fi
+if [[ -n $dl_dir ]]; then
+	dl=$(mktemp -d "$dl_dir/wharf-bench-dl.XXXXXX")
+	dl_tmp=$dl
+else
+	dl=$tmp/dl
+	mkdir -p "$dl"
+fi
 
 # background CMD... starts a server, logging to $tmp/NAME.log; sets $bgpid.
 background() {
@@ -313,16 +332,16 @@ if has local; then
 				check "OpenSSH upload" "$tmp/ossh/up.bin"
 			}
 			w_down() {
-				rm -f "$tmp/dl/w.bin"
-				timed "local/$c/down/wharf" cpu_wharf sftp_batch "$p_wharf" bench "$c" "get up.bin $tmp/dl/w.bin"
-				check "wharf local download" "$tmp/dl/w.bin"
-				rm -f "$tmp/dl/w.bin"
+				rm -f "$dl/w.bin"
+				timed "local/$c/down/wharf" cpu_wharf sftp_batch "$p_wharf" bench "$c" "get up.bin $dl/w.bin"
+				check "wharf local download" "$dl/w.bin"
+				rm -f "$dl/w.bin"
 			}
 			o_down() {
-				rm -f "$tmp/dl/o.bin"
-				timed "local/$c/down/openssh" cpu_sshd sftp_batch "$p_sshd" "$me" "$c" "get $tmp/ossh/up.bin $tmp/dl/o.bin"
-				check "OpenSSH download" "$tmp/dl/o.bin"
-				rm -f "$tmp/dl/o.bin"
+				rm -f "$dl/o.bin"
+				timed "local/$c/down/openssh" cpu_sshd sftp_batch "$p_sshd" "$me" "$c" "get $tmp/ossh/up.bin $dl/o.bin"
+				check "OpenSSH download" "$dl/o.bin"
+				rm -f "$dl/o.bin"
 			}
 			pair "$r" w_up o_up
 			pair "$r" w_down o_down
@@ -342,10 +361,10 @@ if has s3; then
 			check "direct S3 upload" "$tmp/s3/bench/direct.bin"
 		}
 		d_down() {
-			rm -f "$tmp/dl/d.bin"
-			timed "s3/down/direct" cpu_none $H s3 "$s3_ep" get bench direct.bin "$tmp/dl/d.bin"
-			check "direct S3 download" "$tmp/dl/d.bin"
-			rm -f "$tmp/dl/d.bin"
+			rm -f "$dl/d.bin"
+			timed "s3/down/direct" cpu_none $H s3 "$s3_ep" get bench direct.bin "$dl/d.bin"
+			check "direct S3 download" "$dl/d.bin"
+			rm -f "$dl/d.bin"
 		}
 		for c in $CIPHERS; do
 			w_up() {
@@ -355,10 +374,10 @@ if has s3; then
 				check "wharf S3 upload" "$wharf_s3/up.bin"
 			}
 			w_down() {
-				rm -f "$tmp/dl/w.bin"
-				timed "s3/$c/down/wharf" cpu_wharf sftp_batch "$p_wharf" bench3 "$c" "get up.bin $tmp/dl/w.bin"
-				check "wharf S3 download" "$tmp/dl/w.bin"
-				rm -f "$tmp/dl/w.bin"
+				rm -f "$dl/w.bin"
+				timed "s3/$c/down/wharf" cpu_wharf sftp_batch "$p_wharf" bench3 "$c" "get up.bin $dl/w.bin"
+				check "wharf S3 download" "$dl/w.bin"
+				rm -f "$dl/w.bin"
 			}
 			pair "$r" w_up d_up
 			pair "$r" w_down d_down
@@ -371,15 +390,15 @@ if has conc; then
 	head -c $((CONC_MB << 20)) "$tmp/src.bin" >"$tmp/conc.bin"
 	conc_sha=$(sha256sum "$tmp/conc.bin" | cut -d' ' -f1)
 	$H s3 "$s3_ep" put bench users/bench3/conc.bin "$tmp/conc.bin"
-	mkdir -p "$tmp/dl/conc"
+	mkdir -p "$dl/conc"
 	rss_reset
 	t0=$(date +%s%N)
 	cpids=()
 	for ((i = 1; i <= CONC_CLIENTS; i++)); do
-		printf 'get conc.bin %s\n' "$tmp/dl/conc/$i.bin" >"$tmp/dl/conc/$i.batch"
-		sftp -F /dev/null -q -b "$tmp/dl/conc/$i.batch" -P "$p_wharf" -i "$tmp/key" -o IdentitiesOnly=yes \
+		printf 'get conc.bin %s\n' "$dl/conc/$i.bin" >"$dl/conc/$i.batch"
+		sftp -F /dev/null -q -b "$dl/conc/$i.batch" -P "$p_wharf" -i "$tmp/key" -o IdentitiesOnly=yes \
 			-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-			bench3@127.0.0.1 >"$tmp/dl/conc/$i.log" 2>&1 &
+			bench3@127.0.0.1 >"$dl/conc/$i.log" 2>&1 &
 		cpids+=($!)
 	done
 	failed=0
@@ -388,7 +407,7 @@ if has conc; then
 	conc_rss=$(rss_peak)
 	bad=0
 	for ((i = 1; i <= CONC_CLIENTS; i++)); do
-		[[ -f $tmp/dl/conc/$i.bin && $(sha256sum "$tmp/dl/conc/$i.bin" | cut -d' ' -f1) == "$conc_sha" ]] || bad=$((bad + 1))
+		[[ -f $dl/conc/$i.bin && $(sha256sum "$dl/conc/$i.bin" | cut -d' ' -f1) == "$conc_sha" ]] || bad=$((bad + 1))
 	done
 	((failed == 0 && bad == 0)) || { head -n3 "$tmp"/dl/conc/*.log >&2 || true; die "concurrent: $failed clients failed, $bad files wrong"; }
 	conc_rate=$(awk -v b=$((CONC_CLIENTS * (CONC_MB << 20))) -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (ns / 1e9) }')
@@ -419,6 +438,7 @@ echo
 echo "wharf SFTP benchmark: $SIZE_MB MiB, $ROUNDS rounds; medians in MiB/s, all runs in [brackets];"
 echo "CPU:w, CPU:o = server CPU seconds per transfer (wharf; sshd + sftp-server); ALL = whole machine's"
 echo "$(nproc) CPUs, $(ssh -V 2>&1 | cut -d, -f1), $(go env GOVERSION), sftp-server: ${SFTP_SERVER:-internal-sftp}"
+echo "servers store files under $tmp; downloads go to $dl"
 if has local; then
 	echo
 	echo "Local disk: wharf (local backend) vs OpenSSH sshd + sftp-server on the same disk; target ratio >= $T_LOCAL"
