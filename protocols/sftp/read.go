@@ -31,7 +31,8 @@ type fileReader struct {
 	started time.Time
 
 	mu       sync.Mutex
-	cond     *sync.Cond      // signals a change of the window, of want, or of closed
+	cond     *sync.Cond      // readers wait on it: the window moved, or closed
+	wake     *sync.Cond      // the fetcher waits on it: want passed end, or closed
 	r        *storage.Reader // the stream, positioned at end
 	ring     []byte          // the window: file offset o is at ring[o % len(ring)]
 	start    int64           // the window holds the file's bytes [start, end)
@@ -61,6 +62,7 @@ func openReader(ctx context.Context, cancel context.CancelFunc, s *session, name
 	fr := &fileReader{sess: s, name: name, ctx: ctx, cancel: cancel, window: s.srv.cfg.ReadWindow,
 		started: time.Now(), r: r, size: r.Size(), done: make(chan struct{})}
 	fr.cond = sync.NewCond(&fr.mu)
+	fr.wake = sync.NewCond(&fr.mu)
 	s.startTransfer("download", name)
 	return fr, nil
 }
@@ -130,7 +132,9 @@ func (fr *fileReader) ReadAt(p []byte, off int64) (int, error) {
 func (fr *fileReader) wantUpTo(o int64) {
 	if o = min(o, fr.size); o > fr.want {
 		fr.want = o
-		fr.cond.Broadcast()
+		if o > fr.end && !fr.fetching {
+			fr.wake.Signal()
+		}
 	}
 	if !fr.running {
 		fr.running = true
@@ -223,7 +227,7 @@ func (fr *fileReader) fetch() {
 	defer fr.mu.Unlock()
 	for {
 		for !fr.closed && (fr.r == nil || fr.err != nil || fr.end >= fr.want) {
-			fr.cond.Wait()
+			fr.wake.Wait()
 		}
 		if fr.closed {
 			return
@@ -261,6 +265,7 @@ func (fr *fileReader) Close() error {
 	fr.closed = true
 	running := fr.running
 	fr.cond.Broadcast()
+	fr.wake.Signal()
 	fr.mu.Unlock()
 	fr.cancel() // ends a read of the fetcher's
 	if running {
