@@ -39,8 +39,7 @@ type fileReader struct {
 	end      int64
 	want     int64         // the fetcher fills the window up to here
 	fetching bool          // the fetcher reads into the ring past end, without the lock
-	running  bool          // the fetcher goroutine was started
-	done     chan struct{} // closed when the fetcher returns
+	done     chan struct{} // closed when the fetcher returns (started with ring)
 	err      error         // the stream failed; a reopen clears it
 	closed   bool
 	sent     int64
@@ -82,7 +81,19 @@ const (
 	seekBack = 256 << 10
 )
 
-var errClosed = failure("the file is closed")
+var (
+	errClosed  = failure("the file is closed")
+	errChanged = failure("the file changed during the download")
+)
+
+// readFull fills p from r; a stream that ends early means the file changed.
+func readFull(r io.Reader, p []byte) (int, error) {
+	n, err := io.ReadFull(r, p)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errChanged
+	}
+	return n, err
+}
 
 // ReadAt serves p from the window, waiting for the fetcher, serving a
 // straggler, or reopening the stream as needed.
@@ -136,8 +147,7 @@ func (fr *fileReader) wantUpTo(o int64) {
 			fr.wake.Signal()
 		}
 	}
-	if !fr.running {
-		fr.running = true
+	if fr.ring == nil {
 		fr.ring = make([]byte, min(fr.window, fr.size))
 		go fr.fetch()
 	}
@@ -187,13 +197,9 @@ func (fr *fileReader) readRange(p []byte, off int64) (int, error) {
 	}
 	defer r.Close()
 	if r.Size() != fr.size {
-		return 0, failure("the file changed during the download")
+		return 0, errChanged
 	}
-	n, err := io.ReadFull(r, p)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return 0, failure("the file changed during the download")
-	}
-	return n, err
+	return readFull(r, p)
 }
 
 // reopen restarts the stream at off with an empty window. The fetcher is
@@ -212,7 +218,7 @@ func (fr *fileReader) reopen(off int64) error {
 	}
 	fr.r = r
 	if r.Size() != fr.size {
-		fr.err = failure("the file changed during the download")
+		fr.err = errChanged
 		return fr.err
 	}
 	return nil
@@ -241,13 +247,10 @@ func (fr *fileReader) fetch() {
 		r := fr.r
 		fr.fetching = true
 		fr.mu.Unlock()
-		k, err := io.ReadFull(r, fr.ring[i:i+n])
+		k, err := readFull(r, fr.ring[i:i+n])
 		fr.mu.Lock()
 		fr.fetching = false
 		fr.end += int64(k)
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = failure("the file changed during the download")
-		}
 		if err != nil {
 			fr.err = err
 		}
@@ -263,7 +266,7 @@ func (fr *fileReader) Close() error {
 		return nil
 	}
 	fr.closed = true
-	running := fr.running
+	running := fr.ring != nil
 	fr.cond.Broadcast()
 	fr.wake.Signal()
 	fr.mu.Unlock()
