@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestChannelPacksReplies(t *testing.T) {
 		reqs = append(reqs, frame(20, 'r')...)
 	}
 	f := &sshChannel{in: bytes.NewReader(reqs)}
-	c := newChannel(f)
+	c := newChannel(f, nil)
 	defer c.timer.Stop()
 	c.delay = time.Hour // the first replies wait for the last
 	readRequests(t, c, 3)
@@ -136,7 +137,7 @@ func TestChannelPacksReplies(t *testing.T) {
 // A channel that failed fails every later write, and Flush says so.
 func TestChannelWriteFailure(t *testing.T) {
 	f := &sshChannel{in: bytes.NewReader(append(frame(20, 'r'), frame(20, 'r')...))}
-	c := newChannel(f)
+	c := newChannel(f, nil)
 	defer c.timer.Stop()
 	readRequests(t, c, 2)
 	c.Write(frame(24, 's')) // waits: one request is still outstanding
@@ -149,5 +150,63 @@ func TestChannelWriteFailure(t *testing.T) {
 	}
 	if _, err := c.Write(frame(24, 's')); !errors.Is(err, boom) {
 		t.Fatalf("Write after a failure: %v", err)
+	}
+}
+
+// The channel offers limits@openssh.com in pkg/sftp's VERSION reply,
+// answers the request itself, and passes every other packet to pkg/sftp.
+func TestChannelLimits(t *testing.T) {
+	packet := func(typ byte, body ...[]byte) []byte {
+		p := append([]byte{0, 0, 0, 0, typ}, bytes.Join(body, nil)...)
+		binary.BigEndian.PutUint32(p, uint32(len(p)-4))
+		return p
+	}
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	str := func(s string) []byte { return append(u32(uint32(len(s))), s...) }
+	init := packet(1, u32(3))
+	ask := packet(fxpExtended, u32(7), str(limitsExtension))
+	stat := packet(17, u32(8), str("/a"))
+	f := &sshChannel{in: bytes.NewReader(bytes.Join([][]byte{init, ask, stat}, nil))}
+	lim := &limits{packet: 1, read: 2, write: 3, handles: 4}
+	c := newChannel(f, lim)
+	defer c.timer.Stop()
+
+	var got []byte
+	read := func() {
+		var hdr [4]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(c, body); err != nil {
+			t.Fatal(err)
+		}
+		got = append(append(got, hdr[:]...), body...)
+	}
+	read() // INIT
+	version := packet(fxpVersion, u32(3), str("posix-rename@openssh.com"), str("1"))
+	c.Write(version[:4]) // header and body apart, as pkg/sftp writes
+	c.Write(version[4:])
+	read() // the limits request is answered, STAT is read
+	if want := append(init, stat...); !bytes.Equal(got, want) {
+		t.Fatalf("pkg/sftp read %q, want %q", got, want)
+	}
+	c.Write(packet(101, u32(8), u32(0), str(""), str(""))) // STAT's answer
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, out := f.sent()
+	offered := packet(fxpVersion, u32(3), str("posix-rename@openssh.com"), str("1"), str(limitsExtension), str("1"))
+	if !bytes.HasPrefix(out, offered) {
+		t.Fatalf("VERSION sent as %q, want %q", out[:min(len(out), len(offered))], offered)
+	}
+	out = out[len(offered):]
+	reply := packet(fxpExtendedReply, u32(7), binary.BigEndian.AppendUint64(nil, 1), binary.BigEndian.AppendUint64(nil, 2),
+		binary.BigEndian.AppendUint64(nil, 3), binary.BigEndian.AppendUint64(nil, 4))
+	if !bytes.HasPrefix(out, reply) {
+		t.Fatalf("limits answered with %q, want %q", out[:min(len(out), len(reply))], reply)
+	}
+	if c.in.packets != 2 || c.out.packets != 2 {
+		t.Errorf("counted %d packets in and %d out, want 2 and 2 (the channel's own are not pkg/sftp's)", c.in.packets, c.out.packets)
 	}
 }

@@ -496,7 +496,7 @@ func (sess *session) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request) {
 // it, then reports the exit status and closes the channel.
 func (sess *session) serveSFTP(ch ssh.Channel) {
 	h := &handler{sess: sess}
-	cc := newChannel(ch)
+	cc := newChannel(ch, sess.srv.limits())
 	sess.addChannel(cc)
 	defer sess.removeChannel(cc)
 	// Not WithRSAllocator: it saves garbage, but keeps a 256 KiB page per
@@ -575,4 +575,16 @@ func (s *session) closeConn(nc net.Conn) {
 		}
 		nc.Close()
 	}()
+}
+
+// limits is what the server answers limits@openssh.com with: reads and
+// writes of 255 KiB, as OpenSSH's sftp-server offers, and as many handles
+// as keep the reads a client has in flight within four fifths of the read
+// window (8 by default). Measured (bench/sftp/compare.sh, local disk,
+// aes128-gcm): downloads 13 % faster, 16 % less wharf CPU, than with the
+// 32 KiB requests OpenSSH makes without the extension.
+func (s *Server) limits() *limits {
+	const size = 255 << 10
+	h := min(max(s.cfg.ReadWindow*4/5/size, 1), maxOpenFiles)
+	return &limits{packet: 256 << 10, read: size, write: size, handles: uint64(h)}
 }
