@@ -71,7 +71,7 @@ type channel struct {
 	out     frameCounter
 	first   []byte        // the first reply (VERSION) until it is complete
 	started bool          // the first reply went out
-	pending []byte        // a reply of the channel's own, waiting for a packet boundary
+	pending []byte        // replies of the channel's own, waiting for a packet boundary
 	buf     []byte        // replies not yet sent: fewer than packSize bytes
 	delay   time.Duration // packDelay
 	timer   *time.Timer   // sends buf delay after it stopped being empty
@@ -141,7 +141,7 @@ func (c *channel) reply(p []byte) error {
 		return c.err
 	}
 	if !c.out.between() || !c.started {
-		c.pending = p // Write sends it when pkg/sftp's reply is complete
+		c.pending = append(c.pending, p...) // Write sends it when pkg/sftp's reply is whole
 		return nil
 	}
 	if err := c.push(p); err != nil {
