@@ -70,7 +70,7 @@ type channel struct {
 	wmu     sync.Mutex // guards what follows
 	out     frameCounter
 	first   []byte        // the first reply (VERSION) until it is complete
-	started bool          // the first reply went out
+	started bool          // the first reply went out (kept only with limits)
 	pending []byte        // replies of the channel's own, waiting for a packet boundary
 	buf     []byte        // replies not yet sent: fewer than packSize bytes
 	delay   time.Duration // packDelay
@@ -171,7 +171,7 @@ func (c *channel) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	n := len(p)
-	if !c.started {
+	if !c.started && c.limits != nil {
 		// Hold the first reply until it is whole: it is VERSION, which
 		// gets the extension added.
 		c.first = append(c.first, p...)
@@ -195,7 +195,7 @@ func (c *channel) Write(p []byte) (int, error) {
 
 // offer adds the limits extension to a VERSION reply.
 func (c *channel) offer(p []byte) []byte {
-	if c.limits == nil || len(p) < 5 || p[4] != fxpVersion {
+	if len(p) < 5 || p[4] != fxpVersion {
 		return p
 	}
 	for _, s := range []string{limitsExtension, "1"} {

@@ -163,10 +163,10 @@ func TestChannelLimits(t *testing.T) {
 	}
 	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 	str := func(s string) []byte { return append(u32(uint32(len(s))), s...) }
-	init := packet(1, u32(3))
+	hello := packet(1, u32(3)) // INIT
 	ask := packet(fxpExtended, u32(7), str(limitsExtension))
 	stat := packet(17, u32(8), str("/a"))
-	f := &sshChannel{in: bytes.NewReader(bytes.Join([][]byte{init, ask, stat}, nil))}
+	f := &sshChannel{in: bytes.NewReader(bytes.Join([][]byte{hello, ask, stat}, nil))}
 	lim := &limits{packet: 1, read: 2, write: 3, handles: 4}
 	c := newChannel(f, lim)
 	defer c.timer.Stop()
@@ -188,7 +188,7 @@ func TestChannelLimits(t *testing.T) {
 	c.Write(version[:4]) // header and body apart, as pkg/sftp writes
 	c.Write(version[4:])
 	read() // the limits request is answered, STAT is read
-	if want := append(init, stat...); !bytes.Equal(got, want) {
+	if want := append(hello, stat...); !bytes.Equal(got, want) {
 		t.Fatalf("pkg/sftp read %q, want %q", got, want)
 	}
 	c.Write(packet(101, u32(8), u32(0), str(""), str(""))) // STAT's answer

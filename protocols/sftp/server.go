@@ -90,7 +90,8 @@ const (
 	serverVersion = "SSH-2.0-wharf"
 	// maxChannels bounds the sftp sessions one connection may open.
 	maxChannels = 8
-	// maxPacket is the largest read pkg/sftp answers (OpenSSH asks 32 KiB).
+	// maxPacket is the largest read pkg/sftp answers, and the largest
+	// packet it takes.
 	maxPacket = 256 << 10
 )
 
@@ -584,7 +585,7 @@ func (s *session) closeConn(nc net.Conn) {
 // aes128-gcm): downloads 13 % faster, 16 % less wharf CPU, than with the
 // 32 KiB requests OpenSSH makes without the extension.
 func (s *Server) limits() *limits {
-	const size = 255 << 10
+	const size = maxPacket - 1<<10 // room for a reply's or a request's header
 	h := min(max(s.cfg.ReadWindow*4/5/size, 1), maxOpenFiles)
-	return &limits{packet: 256 << 10, read: size, write: size, handles: uint64(h)}
+	return &limits{packet: maxPacket, read: size, write: size, handles: uint64(h)}
 }
