@@ -148,6 +148,11 @@ type FTPConfig struct {
 	// 1024 and up).
 	ActiveMode  bool     `yaml:"active_mode"`
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// UploadSettle is how long a finished upload waits for the client's
+	// control connection to stay open before it is stored: a client that
+	// dies mid-upload closes both of its connections, and its upload is
+	// then discarded.
+	UploadSettle Duration `yaml:"upload_settle"`
 }
 
 // SFTPConfig configures the SFTP front end.
@@ -243,7 +248,8 @@ func DefaultConfig() *Config {
 			Delay:       Duration(d.Delay),
 			MaxDelay:    Duration(d.MaxDelay),
 		},
-		FTP:      FTPConfig{Listen: ":2121", PassivePorts: "50000-50100", IdleTimeout: Duration(5 * time.Minute)},
+		FTP: FTPConfig{Listen: ":2121", PassivePorts: "50000-50100",
+			IdleTimeout: Duration(5 * time.Minute), UploadSettle: Duration(25 * time.Millisecond)},
 		SFTP:     SFTPConfig{Listen: ":2022", IdleTimeout: Duration(15 * time.Minute)},
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080", LoginTTL: Duration(time.Hour)},
 		Limits:   LimitsConfig{MaxSessions: 1000, MaxSessionsPerAddress: 50},

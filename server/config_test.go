@@ -329,7 +329,8 @@ shutdown: {grace: 2m}
 		}),
 	}}
 	tests[len(tests)-1].want.FTP = FTPConfig{ImplicitTLSListen: ":990", CertFile: "/etc/wharf/cert.pem", KeyFile: "/etc/wharf/key.pem",
-		RequireTLS: true, PassivePorts: "40000-40009", PublicIP: "198.51.100.7", IdleTimeout: Duration(time.Minute)}
+		RequireTLS: true, PassivePorts: "40000-40009", PublicIP: "198.51.100.7", IdleTimeout: Duration(time.Minute),
+		UploadSettle: Duration(25 * time.Millisecond)}
 	tests[len(tests)-1].want.SFTP = SFTPConfig{Listen: "0.0.0.0:22", HostKeyFiles: []string{"/etc/wharf/ssh_host_ed25519_key"},
 		Ciphers: []string{"aes256-gcm@openssh.com"}, IdleTimeout: Duration(15 * time.Minute)}
 	tests[len(tests)-1].want.Admin = AdminConfig{LoginTTL: Duration(time.Hour)}

@@ -42,7 +42,8 @@ func (c *Config) validateFrontEnds() []string {
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"ftp.idle_timeout", c.FTP.IdleTimeout}, {"sftp.idle_timeout", c.SFTP.IdleTimeout},
+	}{{"ftp.idle_timeout", c.FTP.IdleTimeout}, {"ftp.upload_settle", c.FTP.UploadSettle},
+		{"sftp.idle_timeout", c.SFTP.IdleTimeout},
 		{"admin.login_ttl", c.Admin.LoginTTL}, {"shutdown.grace", c.Shutdown.Grace}} {
 		if d.v < 0 {
 			add("%s: must not be negative (got %s)", d.key, d.v)

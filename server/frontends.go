@@ -57,6 +57,7 @@ func (s *Server) buildFrontEnds() error {
 			PublicIPFromEC2:   cfg.FTP.PublicIPFromEC2,
 			ActiveMode:        cfg.FTP.ActiveMode,
 			IdleTimeout:       time.Duration(cfg.FTP.IdleTimeout),
+			UploadSettle:      time.Duration(cfg.FTP.UploadSettle),
 		}, ftp.Deps{Auth: s.auth, VFS: s.vfs, Registry: f.registry, Secrets: s.store, Log: log})
 		if err != nil {
 			return err

@@ -80,7 +80,7 @@ const (
 	DefaultIdleTimeout     = 5 * time.Minute
 	DefaultLoginTimeout    = 30 * time.Second
 	DefaultDataConnTimeout = 30 * time.Second
-	DefaultUploadSettle    = 100 * time.Millisecond
+	DefaultUploadSettle    = 25 * time.Millisecond
 	DefaultMaxListEntries  = 250_000
 	DefaultBanner          = "wharf FTP server ready."
 )

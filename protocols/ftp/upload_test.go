@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wharf-gw/wharf/protocols/ftp"
 )
 
 // An upload is stored only when the client is alive at its end. A client
@@ -27,7 +29,10 @@ func TestUploadInterrupted(t *testing.T) {
 }
 
 func testUploadInterrupted(t *testing.T, s3 bool) {
-	e := newEnv(t, options{s3: s3})
+	// A settle time well above the gaps below, which a busy test machine
+	// may stretch.
+	const settle = 250 * time.Millisecond
+	e := newEnv(t, options{s3: s3, cfg: func(c *ftp.Config) { c.UploadSettle = settle }})
 	old := randomBytes(1 << 20)
 	chunk := randomBytes(12 << 20) // more than two 5 MiB parts: a multipart upload is under way
 	small := randomBytes(64 << 10) // one quick PutObject: the commit alone would beat the client's FIN
@@ -70,7 +75,7 @@ func testUploadInterrupted(t *testing.T, s3 bool) {
 	t.Run("control closed just after data", func(t *testing.T) {
 		r, d := start(t, "c.bin")
 		d.Close()
-		time.Sleep(30 * time.Millisecond) // within Config.UploadSettle
+		time.Sleep(settle / 8)
 		r.c.Close()
 		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
 		check(t, "c.bin")
@@ -78,7 +83,7 @@ func testUploadInterrupted(t *testing.T, s3 bool) {
 	t.Run("small file, control closed just after data", func(t *testing.T) {
 		r, d := startWith(t, "g.bin", small)
 		d.Close()
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(settle / 8)
 		r.c.Close()
 		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
 		check(t, "g.bin")
