@@ -25,6 +25,7 @@ var (
 	ErrQuotaExceeded = errors.New("quota exceeded")
 	ErrUnavailable   = errors.New("storage backend unavailable")
 	ErrUnsupported   = errors.ErrUnsupported
+	ErrChanged       = errors.New("file changed during the operation") // another client changed it meanwhile
 )
 
 // ErrSourceFailed is wrapped by the error of Writer.ReadFrom when reading
@@ -55,7 +56,7 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotExist) || errors.Is(err, ErrExist) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotExist) || errors.Is(err, ErrExist) || errors.Is(err, ErrChanged) {
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -286,3 +286,28 @@ type sourceError struct{ err error }
 
 func (e *sourceError) Error() string { return "reading the source: " + e.err.Error() }
 func (e *sourceError) Unwrap() error { return e.err }
+
+// keep starts the temporary file with the present content of the file, a
+// copy the kernel makes (copy_file_range) where it can.
+func (w *localWriter) keep(_ string, size int64) (bool, error) {
+	if err := w.open(); err != nil {
+		return false, err
+	}
+	src, err := os.Open(w.path)
+	if err != nil {
+		return false, err
+	}
+	defer src.Close()
+	if fi, err := src.Stat(); err != nil {
+		return false, err
+	} else if fi.Size() != size {
+		return false, ErrChanged
+	}
+	if _, err := io.CopyN(w.f, src, size); err != nil {
+		if errors.Is(err, io.EOF) {
+			return false, ErrChanged
+		}
+		return false, err
+	}
+	return true, nil
+}

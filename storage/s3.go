@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // s3Native does what the portable blob API cannot on S3: multipart uploads
@@ -349,7 +350,7 @@ func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, 
 	if err != nil {
 		return s3Error(err)
 	}
-	parts, err := n.copyParts(ctx, dst, src, uploadID, size, partSize)
+	parts, err := n.copyParts(ctx, dst, src, uploadID, size, partSize, nil)
 	if err == nil {
 		_, err = n.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(n.bucket),
@@ -365,22 +366,29 @@ func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, 
 	return nil
 }
 
-func (n *s3Native) copyParts(ctx context.Context, dst, src, uploadID string, size, partSize int64) ([]types.CompletedPart, error) {
+// copyParts copies src into the multipart upload of dst as parts of
+// partSize (the last one shorter). With ifMatch, a source whose ETag is no
+// longer that one fails the copy with ErrChanged.
+func (n *s3Native) copyParts(ctx context.Context, dst, src, uploadID string, size, partSize int64, ifMatch *string) ([]types.CompletedPart, error) {
 	source := url.QueryEscape(n.bucket + "/" + src)
 	var parts []types.CompletedPart
 	for off, num := int64(0), int32(1); off < size || num == 1; off, num = off+partSize, num+1 {
 		end := min(off+partSize, size) - 1
 		in := &s3.UploadPartCopyInput{
-			Bucket:     aws.String(n.bucket),
-			Key:        aws.String(dst),
-			UploadId:   aws.String(uploadID),
-			PartNumber: aws.Int32(num),
-			CopySource: aws.String(source),
+			Bucket:            aws.String(n.bucket),
+			Key:               aws.String(dst),
+			UploadId:          aws.String(uploadID),
+			PartNumber:        aws.Int32(num),
+			CopySource:        aws.String(source),
+			CopySourceIfMatch: ifMatch,
 		}
 		if size > 0 {
 			in.CopySourceRange = aws.String("bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end, 10))
 		}
 		out, err := n.client.UploadPartCopy(ctx, in)
+		if ifMatch != nil && isPreconditionFailed(err) {
+			return nil, fmt.Errorf("copy part %d: %w", num, ErrChanged)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("copy part %d: %w", num, err)
 		}
@@ -412,7 +420,7 @@ func s3Error(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrChanged) {
 		return err
 	}
 	var nsk *types.NoSuchKey
@@ -421,4 +429,47 @@ func s3Error(err error) error {
 		return &backendError{ErrNotExist, err}
 	}
 	return &backendError{ErrUnavailable, err}
+}
+
+// isPreconditionFailed reports whether err is S3's answer to a condition
+// (If-Match and the like) the object no longer meets.
+func isPreconditionFailed(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed"
+}
+
+// appendCopyPart is the largest part keep copies: S3 takes up to 5 GiB.
+const appendCopyPart = 1 << 30
+
+// keep starts the multipart upload with the present content of the
+// object, copied inside S3 with UploadPartCopy, on the condition that the
+// object is still the version of that size. Every part but the last must
+// be at least MinPartSize, so an object smaller than that is not kept
+// here: the caller sends it through the first part's buffer.
+func (w *s3Writer) keep(_ string, size int64) (bool, error) {
+	if size < MinPartSize {
+		return false, nil
+	}
+	head, err := w.s3.client.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(w.s3.bucket), Key: aws.String(w.key)})
+	if err != nil {
+		return false, s3Error(err)
+	}
+	if aws.ToInt64(head.ContentLength) != size {
+		return false, ErrChanged
+	}
+	id, err := w.s3.createUpload(w.ctx, w.key, s3Meta(w.meta()))
+	if err != nil {
+		return false, s3Error(err)
+	}
+	w.uploadID = id // abort removes it from now on
+	n := (size + appendCopyPart - 1) / appendCopyPart
+	parts, err := w.s3.copyParts(w.ctx, w.key, w.key, id, size, (size+n-1)/n, head.ETag)
+	if err != nil {
+		return false, s3Error(err)
+	}
+	w.mu.Lock()
+	w.parts = parts
+	w.mu.Unlock()
+	w.nextPart = int32(len(parts))
+	return true, nil
 }

@@ -39,6 +39,7 @@ type Writer struct {
 	owMu   sync.Mutex // serializes calls into ow
 	ow     objectWriter
 	n      int64
+	kept   int64 // bytes of the previous version ahead of n (Append)
 
 	mu      sync.Mutex
 	done    bool // committed or aborted
@@ -79,10 +80,14 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 	if err := s.statDir(ctx, s.parent(l)); err != nil {
 		return nil, pathErr(op, l.path, err)
 	}
+	return s.newWriter(ctx, l), nil
+}
+
+func (s *Session) newWriter(ctx context.Context, l loc) *Writer {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel}
 	w.ow = s.vfs.newObjectWriter(wctx, l.be, l.key(), w.metadata)
-	return w, nil
+	return w
 }
 
 // newObjectWriter returns the writer for key on be: native multipart on
@@ -183,6 +188,10 @@ func (w *Writer) readFromError(err error) error {
 
 // Size returns the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.n }
+
+// Kept returns the size of the previous content an Append keeps: the
+// offset at which the bytes written go.
+func (w *Writer) Kept() int64 { return w.kept }
 
 // SetModTime sets the modification time stored with the file (unless the
 // VFS ignores times). SFTP clients set it before closing the file.

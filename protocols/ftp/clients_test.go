@@ -8,13 +8,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
 // Real clients, when installed (always in CI): curl over plain FTP,
-// explicit FTPS and implicit FTPS.
+// explicit FTPS and implicit FTPS, uploading, downloading, listing and
+// appending (APPE).
 func TestCurl(t *testing.T) {
 	t.Parallel()
 	curl := requireTool(t, "curl")
@@ -23,6 +25,11 @@ func TestCurl(t *testing.T) {
 	data := randomBytes(6<<20 + 5) // two parts
 	src := filepath.Join(dir, "up load.bin")
 	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tailData := []byte("appended by curl\n")
+	tail := filepath.Join(dir, "tail.txt")
+	if err := os.WriteFile(tail, tailData, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, port := hostPort(t, e.srv.Addr())
@@ -51,6 +58,10 @@ func TestCurl(t *testing.T) {
 			list := mustRun(t, time.Minute, curl, append(base, remote)...)
 			if !strings.Contains(list, "up load.bin") || !strings.Contains(list, fmt.Sprint(len(data))) {
 				t.Fatalf("LIST: %q", list)
+			}
+			mustRun(t, time.Minute, curl, append(base, "--append", "-T", tail, remote+"up%20load.bin")...)
+			if got := e.get(homePrefix + c.name + "/up load.bin"); !bytes.Equal(got, append(slices.Clone(data), tailData...)) {
+				t.Fatalf("append: %d bytes differ", len(got))
 			}
 		})
 	}
@@ -85,7 +96,7 @@ func TestCurlUploadTimeLimit(t *testing.T) {
 
 // lftp mirrors a tree of 200 files (nested folders, spaces and non-ASCII
 // names) up over explicit FTPS and back over plain FTP, byte for byte, and
-// resumes a download with get -c.
+// resumes a download with get -c and an upload with put -c.
 func TestLftp(t *testing.T) {
 	t.Parallel()
 	lftp := requireTool(t, "lftp")
@@ -126,6 +137,23 @@ func TestLftp(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "op=download path=/resume.bin result=ok offset=1048576") {
 		t.Fatal("the download was not resumed at the partial file's end")
+	}
+
+	// put -c resumes a partial upload at the remote file's end; the part
+	// already stored (above S3's minimum part size) is kept server-side.
+	up := randomBytes(7<<20 + 3)
+	e.put(homePrefix+"resume-up.bin", up[:6<<20])
+	local := filepath.Join(t.TempDir(), "resume-up.bin")
+	if err := os.WriteFile(local, up, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, time.Minute, lftp, "-c", settings+"set ftp:ssl-allow false; "+open+
+		"put -c "+quote(local)+" -o /resume-up.bin")
+	if got := e.get(homePrefix + "resume-up.bin"); !bytes.Equal(got, up) {
+		t.Fatalf("resumed upload: %d bytes differ", len(got))
+	}
+	if !strings.Contains(e.logs.String(), "op=append path=/resume-up.bin result=ok bytes=1048579") {
+		t.Fatalf("the upload was not resumed at the remote file's end:\n%s", e.logs.String())
 	}
 }
 

@@ -116,16 +116,43 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("after directory rename: %d %v", n, err)
 	}
 
-	// APPE and REST+STOR are refused; nothing changes.
-	err = c.Append("/papers/renamed.bin", strings.NewReader("more"))
-	wantCode(t, "APPE", err, 550)
-	if !strings.Contains(err.Error(), "APPE is not supported on this storage") {
-		t.Fatalf("APPE message: %v", err)
+	// APPE, and REST+STOR at the end of the file (a resumed upload),
+	// extend it, on small files and on multipart ones; a REST elsewhere is
+	// refused and changes nothing.
+	for _, tc := range []struct {
+		name string
+		old  []byte
+	}{{"/papers/renamed.bin", small}, {"/papers/big.bin", big}} {
+		key := homePrefix + strings.TrimPrefix(tc.name, "/")
+		if err := c.Append(tc.name, strings.NewReader("more")); err != nil {
+			t.Fatalf("APPE %s: %v", tc.name, err)
+		}
+		want := append(slices.Clone(tc.old), "more"...)
+		if !bytes.Equal(e.get(key), want) {
+			t.Fatalf("APPE %s: stored bytes differ", tc.name)
+		}
+		err = c.StorFrom(tc.name, strings.NewReader("tail"), 10)
+		wantCode(t, "REST+STOR before the end", err, 550)
+		if !strings.Contains(err.Error(), "REST before STOR must give its present size") {
+			t.Fatalf("REST+STOR message: %v", err)
+		}
+		if err := c.StorFrom(tc.name, strings.NewReader("tail"), uint64(len(want))); err != nil {
+			t.Fatalf("REST+STOR at the end of %s: %v", tc.name, err)
+		}
+		want = append(want, "tail"...)
+		if !bytes.Equal(e.get(key), want) {
+			t.Fatalf("REST+STOR %s: stored bytes differ", tc.name)
+		}
 	}
-	err = c.StorFrom("/papers/renamed.bin", strings.NewReader("tail"), 10)
-	wantCode(t, "REST+STOR", err, 550)
-	if !bytes.Equal(e.get(homePrefix+"papers/renamed.bin"), small) {
-		t.Fatal("refused APPE/REST changed the file")
+	if err := c.Append("/papers/new.log", strings.NewReader("first")); err != nil {
+		t.Fatalf("APPE of a new file: %v", err)
+	}
+	if got := e.get(homePrefix + "papers/new.log"); string(got) != "first" {
+		t.Fatalf("APPE of a new file stored %q", got)
+	}
+	wantCode(t, "REST+STOR of a missing file", c.StorFrom("/papers/none", strings.NewReader("x"), 5), 550)
+	if err := c.Delete("/papers/new.log"); err != nil {
+		t.Fatal(err)
 	}
 
 	// DELE, RMD.

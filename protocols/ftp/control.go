@@ -28,7 +28,7 @@ import (
 //   - It notices at once when the client goes away (EOF, reset), which an
 //     upload's commit depends on (see upload.Close).
 //   - It sets the reply codes the library cannot: 451 for a backend
-//     outage, 421 for a ban or a refused login, 426 for a broken data
+//     outage or a file changed under an append, 421 for a ban or a refused login, 426 for a broken data
 //     connection; and it strips the library's internal error prefixes.
 //
 // Reads happen on the library's command goroutine only; writes come from
@@ -315,7 +315,7 @@ func rewriteReply(line string) (string, int) {
 		text = strings.Replace(text, p, "", 1)
 	}
 	switch {
-	case (code == 550 || code == 450) && strings.HasSuffix(text, msgUnavailable):
+	case (code == 550 || code == 450) && (strings.HasSuffix(text, msgUnavailable) || strings.HasSuffix(text, msgChanged)):
 		code = 451
 	case code == 530 && (text == msgBanned || text == msgLoginDown || text == msgUserSessions):
 		code = 421

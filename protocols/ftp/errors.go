@@ -34,8 +34,8 @@ const (
 	msgUnsupported  = "Operation not supported."
 	msgClosed       = "Connection closed."
 	msgFailed       = "Operation failed."
-	msgAppend       = "APPE is not supported on this storage: upload the whole file with STOR."
-	msgRestUpload   = "Resuming an upload (REST before STOR) is not supported on this storage: upload the whole file."
+	msgRestUpload   = "An upload resumes only at the end of the file: REST before STOR must give its present size."
+	msgChanged      = "The file changed during the transfer: try again." // → 451
 	msgSeek         = "Cannot seek in this file."
 	msgAborted      = "Upload aborted: the file was not stored."
 	msgClientGone   = "Control connection lost: the file was not stored."
@@ -61,7 +61,6 @@ func reply(msg string) error { return &replyError{msg: msg} }
 
 // Fixed errors of this package.
 var (
-	errAppend      = reply(msgAppend)
 	errRestUpload  = reply(msgRestUpload)
 	errSeek        = reply(msgSeek)
 	errAborted     = reply(msgAborted)
@@ -108,6 +107,8 @@ func mapError(log *slog.Logger, op, name string, err error) error {
 		out = &replyError{msg: msgQuota, kind: ftpserver.ErrStorageExceeded}
 	case errors.Is(err, storage.ErrUnavailable):
 		out, level = reply(msgUnavailable), slog.LevelWarn
+	case errors.Is(err, storage.ErrChanged):
+		out = reply(msgChanged)
 	case errors.Is(err, storage.ErrUnsupported):
 		out = errUnsupported
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

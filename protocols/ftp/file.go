@@ -20,9 +20,12 @@ const copyBufSize = 256 << 10
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // GetHandle opens a file for RETR (with the REST offset), STOR or APPE.
-// Uploads replace the file only when they complete (see upload.Close);
-// APPE and REST+STOR are refused: object stores cannot append, and
-// rewriting the object through the server is not an append either.
+// Uploads replace the file only when they complete (see upload.Close).
+// APPE, and STOR after a REST at the file's present size (a resumed
+// upload), extend the file: the storage keeps its content inside the
+// backend and the new version replaces it when the transfer completes, so
+// an interrupted append leaves the file as it was. A REST anywhere else
+// before STOR is refused.
 func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	ctx := d.sess.ctx
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
@@ -39,13 +42,16 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		d.sess.startTransfer("download", name)
 		return &download{d: d, name: name, r: r, offset: offset, start: time.Now()}, nil
 	}
-	switch {
-	case flags&os.O_APPEND != 0:
-		d.audit("append", name, errAppend)
-		return nil, errAppend
-	case offset > 0:
-		d.audit("upload", name, errRestUpload, "offset", offset)
-		return nil, errRestUpload
+	op, open := "upload", d.fs.Create
+	if flags&os.O_APPEND != 0 || offset > 0 {
+		op, open = "append", d.fs.Append
+	}
+	if offset > 0 {
+		if fi, err := d.fs.Stat(ctx, name); err != nil || fi.IsDir() || fi.Size() != offset {
+			err = d.restError(name, offset, err)
+			d.audit(op, name, err, "offset", offset)
+			return nil, err
+		}
 	}
 	// The upload is not bound to the session's context: cancelling a
 	// storage write in the middle of a Write can leave an S3 multipart
@@ -53,18 +59,31 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 	// library closes the data connection), and the upload is aborted by
 	// Close; only the commit is cancelled directly.
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	w, err := d.fs.Create(wctx, name)
+	w, err := open(wctx, name)
+	if err == nil && w.Kept() != offset && offset > 0 { // changed since the Stat
+		w.Abort()
+		err = errRestUpload
+	}
 	if err != nil {
 		cancel()
-		err = mapError(d.log, "upload", name, err)
-		d.audit("upload", name, err)
+		err = mapError(d.log, op, name, err)
+		d.audit(op, name, err, "offset", offset)
 		return nil, err
 	}
 	d.sess.srv.handleOpened()
-	u := &upload{d: d, name: name, w: w, cancel: cancel, start: time.Now()}
+	u := &upload{d: d, op: op, name: name, w: w, cancel: cancel, start: time.Now()}
 	d.sess.setUpload(u)
-	d.sess.startTransfer("upload", name)
+	d.sess.startTransfer(op, name)
 	return u, nil
+}
+
+// restError is the reply to a REST before STOR that is not at the end of
+// the file: a storage error of the Stat as it is, otherwise errRestUpload.
+func (d *driver) restError(name string, offset int64, err error) error {
+	if err != nil && !errors.Is(err, storage.ErrNotExist) {
+		return mapError(d.log, "append", name, err)
+	}
+	return errRestUpload
 }
 
 // download streams a file to the data connection.
@@ -154,6 +173,7 @@ func (f *download) Close() error {
 // previous version stays and no part is left behind.
 type upload struct {
 	d      *driver
+	op     string // "upload" or "append"
 	name   string
 	w      *storage.Writer
 	cancel context.CancelFunc // the writer's context
@@ -276,9 +296,11 @@ func (u *upload) failure() error {
 
 func (u *upload) Read([]byte) (int, error) { return 0, errNotOpen }
 
+// Seek accepts only the library's seek to the REST offset of a resumed
+// upload: the size the append keeps.
 func (u *upload) Seek(offset int64, whence int) (int64, error) {
-	if whence == io.SeekStart && offset == 0 {
-		return 0, nil
+	if whence == io.SeekStart && offset == u.w.Kept() {
+		return offset, nil
 	}
 	return 0, errSeek
 }
@@ -317,16 +339,20 @@ func (u *upload) commit() error {
 		case u.failure() != nil: // ABOR during the commit
 			return u.notStored(u.failure())
 		}
-		err = mapError(u.d.log, "upload", u.name, err)
-		u.d.audit("upload", u.name, err, u.stats()...)
+		err = mapError(u.d.log, u.op, u.name, err)
+		u.d.audit(u.op, u.name, err, u.stats()...)
 		return err
 	}
-	u.d.audit("upload", u.name, nil, u.stats()...)
+	u.d.audit(u.op, u.name, nil, u.stats()...)
 	return nil
 }
 
 func (u *upload) stats() []any {
-	return []any{"bytes", u.w.Size(), "duration", time.Since(u.start).Round(time.Millisecond)}
+	stats := []any{"bytes", u.w.Size(), "duration", time.Since(u.start).Round(time.Millisecond)}
+	if u.op == "append" {
+		stats = append(stats, "offset", u.w.Kept())
+	}
+	return stats
 }
 
 // notStored logs an upload that was discarded and returns the client's

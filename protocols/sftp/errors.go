@@ -63,6 +63,8 @@ func toStatus(err error) error {
 		return failure("invalid file name")
 	case errors.Is(err, storage.ErrQuotaExceeded):
 		return failure("quota exceeded")
+	case errors.Is(err, storage.ErrChanged):
+		return failure("the file changed during the transfer, try again")
 	case errors.Is(err, storage.ErrUnsupported):
 		return errUnsupported
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -97,6 +99,8 @@ func kind(err error) string {
 		return "invalid_name"
 	case errors.Is(err, storage.ErrQuotaExceeded):
 		return "quota"
+	case errors.Is(err, storage.ErrChanged):
+		return "changed"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "cancelled"
 	}

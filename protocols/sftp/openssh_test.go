@@ -149,7 +149,7 @@ func TestOpenSSHResume(t *testing.T) {
 	os.WriteFile(filepath.Join(o.dir, "head.bin"), data[:7<<20+3], 0o644)
 	o.batch("put head.bin /res.bin\nreput full.bin /res.bin\n")
 	sameSum(t, "after reput", e.object("users/alice/res.bin"), data)
-	if !contains(e.logs.String(), fmt.Sprintf("op=upload path=/res.bin result=ok bytes=%d size=%d duration=", len(data)-(7<<20+3), len(data))) {
+	if !contains(e.logs.String(), fmt.Sprintf("op=append path=/res.bin result=ok bytes=%d size=%d duration=", len(data)-(7<<20+3), len(data))) {
 		t.Errorf("reput did not send only the rest:\n%s", e.logs.String())
 	}
 

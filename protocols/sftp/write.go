@@ -31,13 +31,16 @@ import (
 // the previous version of the file stays.
 //
 // An open without truncation over an existing file keeps its content where
-// the client writes nothing (copy-through). With the append flag, or when
-// the first write starts exactly at the end of the existing file (a
-// resumed upload, such as OpenSSH's reput), the existing bytes are copied
-// into the new object first; otherwise the gaps are filled from the
-// existing file when the upload is closed.
+// the client writes nothing (copy-through). With the append flag (OpenSSH's
+// reput sets it) the storage keeps the existing bytes inside the backend
+// (storage.Session.Append: a server-side copy) and the writes continue at
+// their end. Without it, when the first write starts exactly at the end of
+// the existing file (a resumed upload, such as psftp's), the existing
+// bytes are streamed into the new object first; otherwise the gaps are
+// filled from the existing file when the upload is closed.
 type fileWriter struct {
 	sess     *session
+	op       string // "upload", or "append" when the storage keeps the existing bytes
 	name     string
 	ctx      context.Context // the handle's: ends at close or when the connection ends
 	cancel   context.CancelFunc
@@ -134,29 +137,44 @@ func openWriter(ctx context.Context, cancel context.CancelFunc, s *session, name
 			return nil, err
 		}
 	}
-	if base != nil {
-		// Keeping the existing bytes means reading them: check now that
-		// the user may, before anything changes.
+	var w *storage.Writer
+	var err error
+	op := "upload"
+	switch {
+	case base != nil && flags.Append:
+		// The storage keeps the existing bytes inside the backend
+		// (server-side copy): the upload continues at their end, and the
+		// user needs the append permission, not read.
+		w, err = s.st.Append(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		base.size, op = w.Kept(), "append"
+	case base != nil:
+		// Keeping the existing bytes where the client writes nothing means
+		// reading them: check now that the user may, before anything
+		// changes.
 		r, err := s.st.Open(ctx, name, 0)
 		if err != nil {
 			if errors.Is(err, storage.ErrPermission) {
 				return nil, &statusError{sftp.ErrSSHFxPermissionDenied,
-					"appending to or resuming an existing file needs read permission on it: upload the whole file instead"}
+					"rewriting part of an existing file needs read permission on it: upload the whole file instead"}
 			}
 			return nil, err
 		}
 		base.r = r
-	}
-	w, err := s.st.Create(ctx, name)
-	if err != nil {
-		if base != nil {
-			base.r.Close()
+		fallthrough
+	default:
+		if w, err = s.st.Create(ctx, name); err != nil {
+			if base != nil {
+				base.r.Close()
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	cfg := s.srv.cfg
 	fw := &fileWriter{
-		sess: s, name: name, ctx: ctx, cancel: cancel, w: w,
+		sess: s, op: op, name: name, ctx: ctx, cancel: cancel, w: w,
 		window: cfg.WriteWindow, maxSpill: cfg.MaxSpill, spillDir: cfg.SpillDir,
 		started: time.Now(), base: base,
 	}
@@ -164,9 +182,10 @@ func openWriter(ctx context.Context, cancel context.CancelFunc, s *session, name
 	if base != nil {
 		fw.high = base.size
 		fw.eager = flags.Append
+		fw.next = w.Kept() // the bytes the storage kept are in the new version already
 	}
 	s.addWriter(name, fw)
-	s.startTransfer("upload", name)
+	s.startTransfer(op, name)
 	return fw, nil
 }
 
@@ -533,7 +552,7 @@ func (fw *fileWriter) Close() error {
 		fw.w.Abort()
 	}
 	fw.release()
-	fw.sess.audit("upload", fw.name, err, append(attrs, "duration", time.Since(fw.started).Round(time.Millisecond))...)
+	fw.sess.audit(fw.op, fw.name, err, append(attrs, "duration", time.Since(fw.started).Round(time.Millisecond))...)
 	return err
 }
 

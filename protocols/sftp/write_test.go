@@ -151,6 +151,7 @@ func TestResume(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.addUser("alice", "pw")
 	e.addUser("dropper", "pw", func(u *auth.User) { u.Rules = []auth.Rule{{Pattern: "/", Perms: "list,write,overwrite"}} })
+	e.addUser("appender", "pw", func(u *auth.User) { u.Rules = []auth.Rule{{Pattern: "/", Perms: "list,append"}} })
 	c := e.client("alice", "pw")
 	old := randomBytes(t, 6<<20+17) // more than a part: copied as a multipart upload
 	more := randomBytes(t, 2<<20+5)
@@ -240,14 +241,34 @@ func TestResume(t *testing.T) {
 		t.Fatal("an open without writes changed the file")
 	}
 
-	// Keeping existing bytes needs read permission.
+	// Appending needs the append permission, and not read: the storage
+	// keeps the bytes without the server reading them. Rewriting part of
+	// a file needs read.
 	e.putObject("users/dropper/e.bin", old)
 	dc := e.client("dropper", "pw")
 	if _, err := dc.OpenFile("/e.bin", os.O_WRONLY|os.O_APPEND); statusCode(err) != codePermissionDenied {
-		t.Fatalf("append without read permission: %v", err)
+		t.Fatalf("append without the append permission: %v", err)
+	}
+	if _, err := dc.OpenFile("/e.bin", os.O_WRONLY); statusCode(err) != codePermissionDenied {
+		t.Fatalf("open without truncation or read permission: %v", err)
 	}
 	if !contains(e.logs.String(), "needs read permission") {
 		t.Error("the refusal does not say why")
+	}
+	e.putObject("users/appender/log.txt", []byte("line 1\n"))
+	ac := e.client("appender", "pw")
+	f, err = ac.OpenFile("/log.txt", os.O_WRONLY|os.O_APPEND)
+	if err != nil {
+		t.Fatalf("append with only the append permission: %v", err)
+	}
+	if _, err := f.WriteAt([]byte("line 2\n"), 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.object("users/appender/log.txt"); string(got) != "line 1\nline 2\n" {
+		t.Fatalf("append-only user: %q", got)
 	}
 	writeFile(t, dc, "/e.bin", []byte("replaced")) // a whole upload is fine
 	if got := e.object("users/dropper/e.bin"); string(got) != "replaced" {
