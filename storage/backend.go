@@ -48,6 +48,9 @@ type BackendOptions struct {
 
 	// copyThreshold overrides maxCopySize in tests.
 	copyThreshold int64
+	// beforeKeep, in tests, runs in an S3 Append between the HEAD of the
+	// object and the copy of its content.
+	beforeKeep func()
 }
 
 // Backend is a named bucket that mounts refer to.

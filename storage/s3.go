@@ -457,6 +457,9 @@ func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 	if aws.ToInt64(head.ContentLength) != size {
 		return false, ErrChanged
 	}
+	if w.opts.beforeKeep != nil {
+		w.opts.beforeKeep()
+	}
 	id, err := w.s3.createUpload(w.ctx, w.key, s3Meta(w.meta()))
 	if err != nil {
 		return false, s3Error(err)

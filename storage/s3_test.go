@@ -102,6 +102,33 @@ func TestS3MultipartCopy(t *testing.T) {
 	}
 }
 
+// An append copies the object's content on the condition that it is still
+// the version it measured: an object replaced in between (same size,
+// other bytes) fails the append with ErrChanged, and the newcomer stays,
+// never stitched to the old content.
+func TestS3AppendRace(t *testing.T) {
+	t.Parallel()
+	var other *storage.Session
+	newer := make([]byte, 12<<20)
+	rand.Read(newer)
+	opts := storage.BackendOptions{}
+	storage.SetBeforeKeep(&opts, func() { putBytes(t, other, "/log", newer) })
+	s, bucket := s3Session(t, opts, nil)
+	other = s
+	old := make([]byte, len(newer))
+	rand.Read(old)
+	putBytes(t, s, "/log", old)
+	if _, err := s.Append(context.Background(), "/log"); !errors.Is(err, storage.ErrChanged) {
+		t.Fatalf("append racing an overwrite: %v, want ErrChanged", err)
+	}
+	if got := readBytes(t, s, "/log"); !bytes.Equal(got, newer) {
+		t.Fatal("the object is not the newcomer")
+	}
+	if n := s3srv.Get(t).ListMultipartUploads(t, bucket); n != 0 {
+		t.Fatalf("%d multipart uploads left", n)
+	}
+}
+
 // A writer waits for the budget when it is exhausted, and goes on once
 // another upload has finished.
 func TestS3BudgetWaits(t *testing.T) {
