@@ -382,6 +382,16 @@ wftp localu put "$tmp/src.bin" dl.bin >/dev/null || die "wharf local upload of d
 if ((have_pure)); then pftp put "$tmp/src.bin" dl.bin >/dev/null || die "pure-ftpd upload of dl.bin"; fi
 settle
 
+# warm_s3_up: an untimed upload of the same size through the direct
+# client, so that both measured uploads follow an upload. Without it the
+# first upload of a round, after the downloads, was the slower in every
+# round (versitygw then spent up to 60 % more CPU on it), and with an odd
+# ROUNDS that favoured whichever target went first less often.
+warm_s3_up() {
+	"$bin/s3direct" put "$tmp/src.bin" warm.bin >/dev/null || die "warm-up upload"
+	settle
+}
+
 # interleave F...: runs the measurements in an order rotated every round.
 interleave() {
 	local fs=("$@") n=$# i
@@ -394,6 +404,7 @@ want() { [[ " $PARTS " == *" $1 "* ]]; }
 for round in $(seq 1 "$ROUNDS"); do
 	say "round $round/$ROUNDS"
 	if want s3; then
+		warm_s3_up
 		interleave run_s3_up_wharf run_s3_up_direct
 		interleave run_s3_down_wharf run_s3_down_direct run_s3_down_wharf_nv run_s3_down_direct_nv
 	fi
