@@ -202,7 +202,7 @@ func (u *upload) Write(p []byte) (int, error) {
 		if u.failure() != nil {
 			return n, errAborted
 		}
-		return n, mapError(u.d.log, "upload", u.name, err)
+		return n, mapError(u.d.log, u.op, u.name, err)
 	}
 	return n, nil
 }
@@ -244,7 +244,7 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 			if u.failure() != nil {
 				return total, errAborted
 			}
-			return total, mapError(u.d.log, "upload", u.name, err)
+			return total, mapError(u.d.log, u.op, u.name, err)
 		case eof:
 			return total, nil
 		}
