@@ -48,9 +48,12 @@ type BackendOptions struct {
 
 	// copyThreshold overrides maxCopySize in tests.
 	copyThreshold int64
-	// beforeKeep, in tests, runs in an S3 Append between the HEAD of the
-	// object and the copy of its content.
-	beforeKeep func()
+	hooks         *testHooks // nil but in tests
+}
+
+// testHooks are functions tests have the storage call at given points.
+type testHooks struct {
+	beforeKeep func() // in an S3 Append, between the HEAD of the object and the copy of its content
 }
 
 // Backend is a named bucket that mounts refer to.

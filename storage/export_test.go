@@ -7,4 +7,4 @@ func SetCopyThreshold(o *BackendOptions, n int64) { o.copyThreshold = n }
 // SetBeforeKeep sets a function an S3 Append calls between the HEAD of
 // the object and the copy of its content, so that tests can change the
 // object there.
-func SetBeforeKeep(o *BackendOptions, f func()) { o.beforeKeep = f }
+func SetBeforeKeep(o *BackendOptions, f func()) { o.hooks = &testHooks{beforeKeep: f} }

@@ -113,6 +113,15 @@ func (w *s3Writer) newPart() *partBuf {
 	return &partBuf{budget: w.budget, chunks: w, size: w.opts.PartSize}
 }
 
+// setErr records the first failure of a part.
+func (w *s3Writer) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
 func (w *s3Writer) failed() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -173,14 +182,12 @@ func (w *s3Writer) sendPart() error {
 			Body:          pb.reader(),
 			ContentLength: aws.Int64(pb.n),
 		})
-		w.mu.Lock()
-		defer w.mu.Unlock()
 		if err != nil {
-			if w.err == nil {
-				w.err = fmt.Errorf("upload part %d: %w", num, err)
-			}
+			w.setErr(fmt.Errorf("upload part %d: %w", num, err))
 			return
 		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.parts = append(w.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
 	}()
 	return nil
@@ -350,7 +357,7 @@ func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, 
 	if err != nil {
 		return s3Error(err)
 	}
-	parts, err := n.copyParts(ctx, dst, src, uploadID, size, partSize, nil)
+	parts, err := n.copyParts(ctx, dst, src, uploadID, size, partSize)
 	if err == nil {
 		_, err = n.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(n.bucket),
@@ -367,34 +374,42 @@ func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, 
 }
 
 // copyParts copies src into the multipart upload of dst as parts of
-// partSize (the last one shorter). With ifMatch, a source whose ETag is no
-// longer that one fails the copy with ErrChanged.
-func (n *s3Native) copyParts(ctx context.Context, dst, src, uploadID string, size, partSize int64, ifMatch *string) ([]types.CompletedPart, error) {
-	source := url.QueryEscape(n.bucket + "/" + src)
+// partSize (the last one shorter), one after the other.
+func (n *s3Native) copyParts(ctx context.Context, dst, src, uploadID string, size, partSize int64) ([]types.CompletedPart, error) {
 	var parts []types.CompletedPart
 	for off, num := int64(0), int32(1); off < size || num == 1; off, num = off+partSize, num+1 {
-		end := min(off+partSize, size) - 1
-		in := &s3.UploadPartCopyInput{
-			Bucket:            aws.String(n.bucket),
-			Key:               aws.String(dst),
-			UploadId:          aws.String(uploadID),
-			PartNumber:        aws.Int32(num),
-			CopySource:        aws.String(source),
-			CopySourceIfMatch: ifMatch,
-		}
-		if size > 0 {
-			in.CopySourceRange = aws.String("bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end, 10))
-		}
-		out, err := n.client.UploadPartCopy(ctx, in)
-		if ifMatch != nil && isPreconditionFailed(err) {
-			return nil, fmt.Errorf("copy part %d: %w", num, ErrChanged)
-		}
+		part, err := n.copyPart(ctx, dst, src, uploadID, num, off, min(off+partSize, size), nil)
 		if err != nil {
-			return nil, fmt.Errorf("copy part %d: %w", num, err)
+			return nil, err
 		}
-		parts = append(parts, types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(num)})
+		parts = append(parts, part)
 	}
 	return parts, nil
+}
+
+// copyPart copies bytes [off, end) of src as part num of the multipart
+// upload of dst (all of an empty src when end is 0). With ifMatch, a
+// source whose ETag is no longer that one fails the copy with ErrChanged.
+func (n *s3Native) copyPart(ctx context.Context, dst, src, uploadID string, num int32, off, end int64, ifMatch *string) (types.CompletedPart, error) {
+	in := &s3.UploadPartCopyInput{
+		Bucket:            aws.String(n.bucket),
+		Key:               aws.String(dst),
+		UploadId:          aws.String(uploadID),
+		PartNumber:        aws.Int32(num),
+		CopySource:        aws.String(url.QueryEscape(n.bucket + "/" + src)),
+		CopySourceIfMatch: ifMatch,
+	}
+	if end > 0 {
+		in.CopySourceRange = aws.String("bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end-1, 10))
+	}
+	out, err := n.client.UploadPartCopy(ctx, in)
+	switch {
+	case ifMatch != nil && isPreconditionFailed(err):
+		return types.CompletedPart{}, fmt.Errorf("copy part %d: %w", num, ErrChanged)
+	case err != nil:
+		return types.CompletedPart{}, fmt.Errorf("copy part %d: %w", num, err)
+	}
+	return types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(num)}, nil
 }
 
 // replaceMeta rewrites an object's metadata in place with a server-side
@@ -446,6 +461,11 @@ const appendCopyPart = 1 << 30
 // object is still the version of that size. Every part but the last must
 // be at least MinPartSize, so an object smaller than that is not kept
 // here: the caller sends it through the first part's buffer.
+//
+// The copies run while the new bytes arrive, in the slots of the parts
+// (so that a large file does not keep an FTP client waiting for its 150
+// reply); they are the first parts, and the commit waits for them. A copy
+// that fails, ErrChanged included, fails the writer.
 func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 	if size < MinPartSize {
 		return false, nil
@@ -457,8 +477,8 @@ func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 	if aws.ToInt64(head.ContentLength) != size {
 		return false, ErrChanged
 	}
-	if w.opts.beforeKeep != nil {
-		w.opts.beforeKeep()
+	if w.opts.hooks != nil && w.opts.hooks.beforeKeep != nil {
+		w.opts.hooks.beforeKeep()
 	}
 	id, err := w.s3.createUpload(w.ctx, w.key, s3Meta(w.meta()))
 	if err != nil {
@@ -466,13 +486,36 @@ func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 	}
 	w.uploadID = id // abort removes it from now on
 	n := (size + appendCopyPart - 1) / appendCopyPart
-	parts, err := w.s3.copyParts(w.ctx, w.key, w.key, id, size, (size+n-1)/n, head.ETag)
-	if err != nil {
-		return false, s3Error(err)
-	}
-	w.mu.Lock()
-	w.parts = parts
-	w.mu.Unlock()
-	w.nextPart = int32(len(parts))
+	partSize := (size + n - 1) / n
+	w.nextPart = int32(n)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for num, off := int32(1), int64(0); off < size; num, off = num+1, off+partSize {
+			select {
+			case w.slots <- struct{}{}:
+			case <-w.ctx.Done():
+				w.setErr(w.ctx.Err())
+				return
+			}
+			if w.failed() != nil {
+				<-w.slots
+				return
+			}
+			w.wg.Add(1)
+			go func() {
+				defer w.wg.Done()
+				defer func() { <-w.slots }()
+				part, err := w.s3.copyPart(w.partsCtx, w.key, w.key, id, num, off, min(off+partSize, size), head.ETag)
+				if err != nil {
+					w.setErr(err)
+					return
+				}
+				w.mu.Lock()
+				w.parts = append(w.parts, part)
+				w.mu.Unlock()
+			}()
+		}
+	}()
 	return true, nil
 }

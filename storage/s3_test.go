@@ -118,7 +118,17 @@ func TestS3AppendRace(t *testing.T) {
 	old := make([]byte, len(newer))
 	rand.Read(old)
 	putBytes(t, s, "/log", old)
-	if _, err := s.Append(context.Background(), "/log"); !errors.Is(err, storage.ErrChanged) {
+	// The copy runs while the new bytes arrive: the change shows at the
+	// latest when the append is closed.
+	w, err := s.Append(context.Background(), "/log")
+	if err == nil {
+		if _, err = w.Write([]byte("tail")); err == nil {
+			err = w.Close()
+		} else {
+			w.Abort()
+		}
+	}
+	if !errors.Is(err, storage.ErrChanged) {
 		t.Fatalf("append racing an overwrite: %v, want ErrChanged", err)
 	}
 	if got := readBytes(t, s, "/log"); !bytes.Equal(got, newer) {

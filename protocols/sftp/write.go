@@ -35,9 +35,10 @@ import (
 // reput sets it) the storage keeps the existing bytes inside the backend
 // (storage.Session.Append: a server-side copy) and the writes continue at
 // their end. Without it, when the first write starts exactly at the end of
-// the existing file (a resumed upload, such as psftp's), the existing
-// bytes are streamed into the new object first; otherwise the gaps are
-// filled from the existing file when the upload is closed.
+// the existing file (a resumed upload, such as WinSCP's or psftp's), the
+// upload becomes such an append too, or, where the user may not append,
+// the existing bytes are streamed into the new object first; otherwise
+// the gaps are filled from the existing file when the upload is closed.
 type fileWriter struct {
 	sess     *session
 	op       string // "upload", or "append" when the storage keeps the existing bytes
@@ -205,6 +206,7 @@ func (fw *fileWriter) WriteAt(p []byte, off int64) (int, error) {
 	defer fw.mu.Unlock()
 	if fw.err == nil && fw.base != nil && fw.received == 0 && !fw.eager && off == fw.base.size {
 		fw.eager = true // a resumed upload: it continues at the end of the existing file
+		fw.appendLocked()
 	}
 	for {
 		switch {
@@ -448,6 +450,27 @@ func (fw *fileWriter) spillLocked(p []byte, off int64) error {
 	return nil
 }
 
+// appendLocked turns a resumed upload into an append, where the storage
+// keeps the existing bytes inside the backend rather than the server
+// streaming them from base. Nothing was written yet. When the append
+// cannot be had (no append permission, or the file changed since the
+// open) the upload goes on as it was.
+func (fw *fileWriter) appendLocked() {
+	w, err := fw.sess.st.Append(fw.ctx, fw.name)
+	if err == nil && w.Kept() != fw.base.size {
+		w.Abort()
+		err = storage.ErrChanged
+	}
+	if err != nil {
+		fw.sess.log.Debug("resumed upload streams the existing bytes", "path", fw.name, "err", err)
+		return
+	}
+	fw.w.Abort()
+	fw.w, fw.op, fw.next = w, "append", w.Kept()
+	fw.base.r.Close()
+	fw.base.r = nil
+}
+
 // failLocked fails the upload with the client status st (cause is logged)
 // and aborts the storage writer: nothing is committed.
 func (fw *fileWriter) failLocked(st, cause error) {
@@ -472,9 +495,9 @@ func (fw *fileWriter) TransferError(err error) {
 
 // setModTime stores t with the file.
 func (fw *fileWriter) setModTime(t time.Time) {
-	fw.w.SetModTime(t)
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
+	fw.w.SetModTime(t)
 	fw.mtime, fw.mtimeSet = t, true
 }
 

@@ -152,6 +152,7 @@ func TestResume(t *testing.T) {
 	e.addUser("alice", "pw")
 	e.addUser("dropper", "pw", func(u *auth.User) { u.Rules = []auth.Rule{{Pattern: "/", Perms: "list,write,overwrite"}} })
 	e.addUser("appender", "pw", func(u *auth.User) { u.Rules = []auth.Rule{{Pattern: "/", Perms: "list,append"}} })
+	e.addUser("rewriter", "pw", func(u *auth.User) { u.Rules = []auth.Rule{{Pattern: "/", Perms: "list,read,write,overwrite"}} })
 	c := e.client("alice", "pw")
 	old := randomBytes(t, 6<<20+17) // more than a part: copied as a multipart upload
 	more := randomBytes(t, 2<<20+5)
@@ -193,19 +194,30 @@ func TestResume(t *testing.T) {
 	}
 
 	// Resume without the append flag: the first write at the old size.
-	e.putObject("users/alice/c.bin", old)
-	f, err = c.OpenFile("/c.bin", os.O_WRONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(more, int64(len(old))); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.object("users/alice/c.bin"); !bytes.Equal(got, append(bytes.Clone(old), more...)) {
-		t.Fatalf("resume: %d bytes", len(got))
+	// It becomes an append; without the append permission, the existing
+	// bytes are streamed instead.
+	for _, tc := range []struct {
+		user string
+		c    *sftp.Client
+		op   string
+	}{{"alice", c, "append"}, {"rewriter", e.client("rewriter", "pw"), "upload"}} {
+		e.putObject("users/"+tc.user+"/c.bin", old)
+		f, err := tc.c.OpenFile("/c.bin", os.O_WRONLY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(more, int64(len(old))); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.object("users/" + tc.user + "/c.bin"); !bytes.Equal(got, append(bytes.Clone(old), more...)) {
+			t.Fatalf("%s: resume: %d bytes", tc.user, len(got))
+		}
+		if !contains(e.logs.String(), "user="+tc.user+" op="+tc.op+" path=/c.bin result=ok") {
+			t.Errorf("%s: the resumed upload was not logged as %s:\n%s", tc.user, tc.op, e.logs.String())
+		}
 	}
 
 	// Overwrite in place: the rest of the file stays.
