@@ -35,7 +35,7 @@ import (
 // reput sets it) the storage keeps the existing bytes inside the backend
 // (storage.Session.Append: a server-side copy) and the writes continue at
 // their end. Without it, when the first write starts exactly at the end of
-// the existing file (a resumed upload, such as WinSCP's or psftp's), the
+// the existing file (a resumed upload, such as psftp's reput), the
 // upload becomes such an append too, or, where the user may not append,
 // the existing bytes are streamed into the new object first; otherwise
 // the gaps are filled from the existing file when the upload is closed.
