@@ -9,7 +9,9 @@
 # Environment (defaults in brackets):
 #   BACKEND [local]   local, or s3 (versitygw, as bench/sftp/run.sh finds it)
 #   CIPHER [aes128-gcm@openssh.com]  or "default"
-#   DIRS ["down up"], ROUNDS [3], SIZE_MB [512]
+#   DIRS ["down up"], ROUNDS [3], SIZE_MB [512]; DIRS may also name
+#                     reput: the last 16th of the file, resumed
+#                     (the rate is that of the whole file)
 #   DEST [/dev/null]  where downloads go (not verified when /dev/null)
 set -euo pipefail
 [[ $# == 2 ]] || { echo "usage: bench/sftp/compare.sh WHARF_BIN_A WHARF_BIN_B" >&2; exit 2; }
@@ -31,6 +33,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tm
 H=$tmp/harness
 read -r p_a p_b p_s3 < <($H ports 3 | paste -sd' ')
 head -c $((SIZE_MB << 20)) /dev/urandom >"$tmp/src.bin"
+head -c $((SIZE_MB * 15 / 16 << 20)) "$tmp/src.bin" >"$tmp/head.bin"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/key"
 
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-$RANDOM$RANDOM
@@ -72,7 +75,14 @@ run() { # NAME DIR
 	local n=$1 d=$2 line out c0 c1 a0 a1 t0 t1 rss
 	out=$DEST
 	[[ $DEST == /dev/null ]] || out=$DEST/wharf-compare-$$.bin
-	if [[ $d == down ]]; then line="get f.bin $out"; else line="put $tmp/src.bin up.bin"; fi
+	case $d in
+	down) line="get f.bin $out" ;;
+	up) line="put $tmp/src.bin up.bin" ;;
+	reput) # the stored file holds the first 15/16: reput sends the rest
+		sftp_to "$n" "put $tmp/head.bin re.bin"
+		line="reput $tmp/src.bin re.bin"
+		;;
+	esac
 	sync
 	echo 5 >"/proc/${pid[$n]}/clear_refs"
 	c0=$(cpu_of "${pid[$n]}") a0=$(cpu_all) t0=$(date +%s%N)
