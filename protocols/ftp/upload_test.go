@@ -113,6 +113,27 @@ func testUploadInterrupted(t *testing.T, s3 bool) {
 			t.Fatalf("stored %d bytes", len(got))
 		}
 	})
+	// An interrupted append of a file above S3's smallest part (its bytes
+	// copied inside the backend while the new ones arrive) keeps it too.
+	t.Run("APPE, control then data closed", func(t *testing.T) {
+		big := randomBytes(6<<20 + 1)
+		e.put(homePrefix+"h.bin", big)
+		r := e.dialLogin()
+		d := r.epsv()
+		r.expect("APPE /h.bin", 150)
+		if _, err := d.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		r.c.Close()
+		d.Close()
+		e.waitLog(notStored + " component=ftp listener=ftp remote=" + r.c.LocalAddr().String())
+		if got := e.get(homePrefix + "h.bin"); !bytes.Equal(got, big) {
+			t.Fatalf("the file appended to was changed (%d bytes)", len(got))
+		}
+		if n := e.multipartUploads(); n != 0 {
+			t.Fatalf("%d multipart uploads left", n)
+		}
+	})
 }
 
 // notStored is the log line of a discarded upload.
