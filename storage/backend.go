@@ -22,6 +22,10 @@ const (
 	MaxConcurrency     = 64
 	// maxCopySize is the largest object one CopyObject call may copy.
 	maxCopySize = 5 << 30
+	// copyPartSize is the part size of multipart server-side copies (S3
+	// takes up to 5 GiB), and copyConcurrency how many are in flight.
+	copyPartSize    = 1 << 30
+	copyConcurrency = 4
 )
 
 // BackendOptions tunes one backend.
@@ -46,8 +50,10 @@ type BackendOptions struct {
 	// files themselves.
 	LocalDir string
 
-	// copyThreshold overrides maxCopySize in tests.
+	// copyThreshold and copyPart override maxCopySize and copyPartSize
+	// in tests.
 	copyThreshold int64
+	copyPart      int64
 	hooks         *testHooks // nil but in tests
 }
 
@@ -94,6 +100,9 @@ func NewBackend(name string, bucket *blob.Bucket, opts BackendOptions) (*Backend
 	}
 	if opts.copyThreshold == 0 {
 		opts.copyThreshold = maxCopySize
+	}
+	if opts.copyPart == 0 {
+		opts.copyPart = copyPartSize
 	}
 	b := &Backend{name: name, bucket: bucket, opts: opts}
 	if opts.S3Bucket != "" {

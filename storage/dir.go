@@ -139,7 +139,7 @@ func (s *Session) setModTime(ctx context.Context, l loc, mtime time.Time) error 
 		return classify(err)
 	}
 	if n := l.be.s3; n != nil {
-		return n.replaceMeta(ctx, l.key(), attrs.Size, l.be.opts.PartSize, l.be.opts.copyThreshold, meta)
+		return n.replaceMeta(ctx, l.key(), attrs.Size, l.be.opts.copyPart, l.be.opts.copyThreshold, meta)
 	}
 	return classify(s.vfs.copyAcross(ctx, l.be, l.key(), l.be, l.key(), meta))
 }

@@ -1,8 +1,11 @@
 package storage
 
-// SetCopyThreshold lowers the size above which S3 copies use multipart
-// UploadPartCopy, so that tests exercise it without 5 GB objects.
-func SetCopyThreshold(o *BackendOptions, n int64) { o.copyThreshold = n }
+// SetCopyLimits lowers the size above which S3 copies use multipart
+// UploadPartCopy, and the size of its parts, so that tests exercise it
+// without 5 GB objects.
+func SetCopyLimits(o *BackendOptions, threshold, part int64) {
+	o.copyThreshold, o.copyPart = threshold, part
+}
 
 // SetBeforeKeep sets a function an S3 Append calls between the HEAD of
 // the object and the copy of its content, so that tests can change the

@@ -180,7 +180,7 @@ func deleteAll(ctx context.Context, b *blob.Bucket, prefix string) error {
 func (v *VFS) copyKey(ctx context.Context, sbe *Backend, srcKey string, size int64, dbe *Backend, dstKey string) error {
 	if sbe == dbe {
 		if sbe.s3 != nil && size > sbe.opts.copyThreshold {
-			return sbe.s3.copyObject(ctx, dstKey, srcKey, size, sbe.opts.PartSize, nil)
+			return sbe.s3.copyObject(ctx, dstKey, srcKey, size, sbe.opts.copyPart, nil)
 		}
 		return sbe.bucket.Copy(ctx, dstKey, srcKey, nil)
 	}

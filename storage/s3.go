@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 )
 
 // s3Native does what the portable blob API cannot on S3: multipart uploads
@@ -374,15 +375,22 @@ func (n *s3Native) copyObject(ctx context.Context, dstKey, srcKey string, size, 
 }
 
 // copyParts copies src into the multipart upload of dst as parts of
-// partSize (the last one shorter), one after the other.
+// partSize (the last one shorter), copyConcurrency at a time.
 func (n *s3Native) copyParts(ctx context.Context, dst, src, uploadID string, size, partSize int64) ([]types.CompletedPart, error) {
-	var parts []types.CompletedPart
-	for off, num := int64(0), int32(1); off < size || num == 1; off, num = off+partSize, num+1 {
-		part, err := n.copyPart(ctx, dst, src, uploadID, num, off, min(off+partSize, size), nil)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, part)
+	count := max(1, (size+partSize-1)/partSize)
+	parts := make([]types.CompletedPart, count)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(copyConcurrency)
+	for i := range count {
+		off := i * partSize
+		g.Go(func() error {
+			part, err := n.copyPart(gctx, dst, src, uploadID, int32(i+1), off, min(off+partSize, size), nil)
+			parts[i] = part
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return parts, nil
 }
@@ -453,9 +461,6 @@ func isPreconditionFailed(err error) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed"
 }
 
-// appendCopyPart is the largest part keep copies: S3 takes up to 5 GiB.
-const appendCopyPart = 1 << 30
-
 // keep starts the multipart upload with the present content of the
 // object, copied inside S3 with UploadPartCopy, on the condition that the
 // object is still the version of that size. Every part but the last must
@@ -485,13 +490,21 @@ func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 		return false, s3Error(err)
 	}
 	w.uploadID = id // abort removes it from now on
-	n := (size + appendCopyPart - 1) / appendCopyPart
-	partSize := (size + n - 1) / n
-	w.nextPart = int32(n)
+	// Parts of about copyPart, all of one size but the last, which takes
+	// the rest: the new bytes come after it, so it must not be smaller
+	// than MinPartSize either.
+	n := (size + w.opts.copyPart - 1) / w.opts.copyPart
+	partSize := max(MinPartSize, (size+n-1)/n)
+	count := max(1, size/partSize)
+	w.nextPart = int32(count)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		for num, off := int32(1), int64(0); off < size; num, off = num+1, off+partSize {
+		for num := int32(1); num <= int32(count); num++ {
+			off, end := int64(num-1)*partSize, int64(num)*partSize
+			if num == int32(count) {
+				end = size
+			}
 			select {
 			case w.slots <- struct{}{}:
 			case <-w.ctx.Done():
@@ -506,7 +519,7 @@ func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 			go func() {
 				defer w.wg.Done()
 				defer func() { <-w.slots }()
-				part, err := w.s3.copyPart(w.partsCtx, w.key, w.key, id, num, off, min(off+partSize, size), head.ETag)
+				part, err := w.s3.copyPart(w.partsCtx, w.key, w.key, id, num, off, end, head.ETag)
 				if err != nil {
 					w.setErr(err)
 					return

@@ -70,11 +70,12 @@ func readBytes(t *testing.T, s *storage.Session, name string) []byte {
 }
 
 // Copies above the single-copy limit (5 GB on S3, lowered here) use
-// multipart UploadPartCopy: renames and time changes keep the bytes.
+// multipart UploadPartCopy, several parts at a time: renames and time
+// changes keep the bytes.
 func TestS3MultipartCopy(t *testing.T) {
 	t.Parallel()
-	opts := storage.BackendOptions{PartSize: storage.MinPartSize}
-	storage.SetCopyThreshold(&opts, 6<<20)
+	opts := storage.BackendOptions{}
+	storage.SetCopyLimits(&opts, 6<<20, storage.MinPartSize) // three parts, copied at once
 	s, bucket := s3Session(t, opts, nil)
 	ctx := context.Background()
 	data := make([]byte, 13<<20+17)
@@ -96,6 +97,36 @@ func TestS3MultipartCopy(t *testing.T) {
 	fi, err := s.Stat(ctx, "/d/moved")
 	if err != nil || !fi.ModTime().Equal(when) {
 		t.Fatalf("multipart copy lost the time: %v %v", err, fi)
+	}
+	if n := s3srv.Get(t).ListMultipartUploads(t, bucket); n != 0 {
+		t.Fatalf("%d multipart uploads left", n)
+	}
+}
+
+// An append of an object larger than one copy part keeps it in several
+// parts copied at once, ahead of the new ones.
+func TestS3AppendManyParts(t *testing.T) {
+	t.Parallel()
+	opts := storage.BackendOptions{}
+	storage.SetCopyLimits(&opts, 6<<20, storage.MinPartSize) // 12 MiB: three parts
+	s, bucket := s3Session(t, opts, nil)
+	old := make([]byte, 12<<20+3)
+	rand.Read(old)
+	more := make([]byte, 11<<20)
+	rand.Read(more)
+	putBytes(t, s, "/log", old)
+	w, err := s.Append(context.Background(), "/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(more); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBytes(t, s, "/log"); !bytes.Equal(got, append(old, more...)) {
+		t.Fatalf("append in several copied parts: %d bytes, want %d", len(got), len(old)+len(more))
 	}
 	if n := s3srv.Get(t).ListMultipartUploads(t, bucket); n != 0 {
 		t.Fatalf("%d multipart uploads left", n)
