@@ -71,6 +71,14 @@ type fileWriter struct {
 
 	base  *baseFile // the existing file, when opened without truncation
 	eager bool      // stream base now (append or resume), rather than at close
+	// shift is added to every offset of an upload opened with the append
+	// flag whose first write came at offset 0: as the SFTP draft and
+	// OpenSSH's server have it, the flag puts the writes at the end of
+	// the file, whatever offsets the client sends (pkg/sftp's client sends
+	// 0-based ones; OpenSSH's reput sends offsets from the end itself).
+	shift int64
+	// appendFlag: the file was opened with the append flag.
+	appendFlag bool
 }
 
 // segment is pending data: in memory (data) or in the spill file.
@@ -182,7 +190,7 @@ func openWriter(ctx context.Context, cancel context.CancelFunc, s *session, name
 	fw.cond = sync.NewCond(&fw.mu)
 	if base != nil {
 		fw.high = base.size
-		fw.eager = flags.Append
+		fw.eager, fw.appendFlag = flags.Append, flags.Append
 		fw.next = w.Kept() // the bytes the storage kept are in the new version already
 	}
 	s.addWriter(name, fw)
@@ -208,6 +216,10 @@ func (fw *fileWriter) WriteAt(p []byte, off int64) (int, error) {
 		fw.eager = true // a resumed upload: it continues at the end of the existing file
 		fw.appendLocked()
 	}
+	if fw.err == nil && fw.appendFlag && fw.received == 0 && fw.shift == 0 && off == 0 && fw.base != nil {
+		fw.shift = fw.base.size // the first write, at 0: offsets count from the end
+	}
+	off, end = off+fw.shift, end+fw.shift
 	for {
 		switch {
 		case fw.err != nil:

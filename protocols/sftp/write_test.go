@@ -176,15 +176,33 @@ func TestResume(t *testing.T) {
 		t.Fatalf("append: %d bytes", len(got))
 	}
 
-	// Append at an offset inside the file is refused; the file stays.
+	// Append without seeking: pkg/sftp's client writes from offset 0, and
+	// the flag puts the writes at the end of the file, as OpenSSH's
+	// server does.
+	e.putObject("users/alice/z.bin", old)
+	f, err = c.OpenFile("/z.bin", os.O_WRONLY|os.O_APPEND)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(more); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.object("users/alice/z.bin"); !bytes.Equal(got, append(bytes.Clone(old), more...)) {
+		t.Fatalf("append from offset 0: %d bytes", len(got))
+	}
+
+	// Append starting elsewhere inside the file is refused; the file stays.
 	e.putObject("users/alice/b.bin", old)
 	f, err = c.OpenFile("/b.bin", os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, werr := f.Write([]byte("x"))
+	_, werr := f.WriteAt([]byte("x"), 10)
 	if statusCode(werr) != codeFailure || !contains(werr.Error(), "inside the existing file") {
-		t.Fatalf("append at 0: %v", werr)
+		t.Fatalf("append at 10: %v", werr)
 	}
 	if err := f.Close(); err == nil {
 		t.Fatal("close succeeded")
