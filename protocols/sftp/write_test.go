@@ -144,6 +144,21 @@ func TestWriteFailures(t *testing.T) {
 	}
 }
 
+// writeAtClose opens name with flag, writes data at off and closes it.
+func writeAtClose(t *testing.T, c *sftp.Client, name string, flag int, data []byte, off int64) {
+	t.Helper()
+	f, err := c.OpenFile(name, flag)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	if _, err := f.WriteAt(data, off); err != nil {
+		t.Fatalf("write %s at %d: %v", name, off, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("close %s: %v", name, err)
+	}
+}
+
 // Opens without truncation keep the existing bytes: append, resume at the
 // end (OpenSSH reput, psftp), and overwriting in place.
 func TestResume(t *testing.T) {
@@ -180,16 +195,7 @@ func TestResume(t *testing.T) {
 	// the flag puts the writes at the end of the file, as OpenSSH's
 	// server does.
 	e.putObject("users/alice/z.bin", old)
-	f, err = c.OpenFile("/z.bin", os.O_WRONLY|os.O_APPEND)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(more); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAtClose(t, c, "/z.bin", os.O_WRONLY|os.O_APPEND, more, 0)
 	if got := e.object("users/alice/z.bin"); !bytes.Equal(got, append(bytes.Clone(old), more...)) {
 		t.Fatalf("append from offset 0: %d bytes", len(got))
 	}
@@ -220,16 +226,7 @@ func TestResume(t *testing.T) {
 		op   string
 	}{{"alice", c, "append"}, {"rewriter", e.client("rewriter", "pw"), "upload"}} {
 		e.putObject("users/"+tc.user+"/c.bin", old)
-		f, err := tc.c.OpenFile("/c.bin", os.O_WRONLY)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.WriteAt(more, int64(len(old))); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writeAtClose(t, tc.c, "/c.bin", os.O_WRONLY, more, int64(len(old)))
 		if got := e.object("users/" + tc.user + "/c.bin"); !bytes.Equal(got, append(bytes.Clone(old), more...)) {
 			t.Fatalf("%s: resume: %d bytes", tc.user, len(got))
 		}
