@@ -48,7 +48,7 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 	}
 	if offset > 0 {
 		if fi, err := d.fs.Stat(ctx, name); err != nil || fi.IsDir() || fi.Size() != offset {
-			err = d.restError(name, offset, err)
+			err = d.restError(name, err)
 			d.audit(op, name, err, "offset", offset)
 			return nil, err
 		}
@@ -79,7 +79,7 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 
 // restError is the reply to a REST before STOR that is not at the end of
 // the file: a storage error of the Stat as it is, otherwise errRestUpload.
-func (d *driver) restError(name string, offset int64, err error) error {
+func (d *driver) restError(name string, err error) error {
 	if err != nil && !errors.Is(err, storage.ErrNotExist) {
 		return mapError(d.log, "append", name, err)
 	}
