@@ -11,12 +11,14 @@ import (
 // Append opens name to be extended: the new version holds the file's
 // present content followed by what is written to the Writer, and, as with
 // Create, it replaces the file only when Close succeeds, so an append that
-// fails or is aborted leaves the file as it was. The present content is
-// copied inside the backend (S3: UploadPartCopy; a local disk: a copy the
-// kernel makes), never through the caller, which does not need Read: it
-// needs Append on an existing file, and WriteNew to create a missing one.
-// Writer.Kept is the size of the content kept. If another client changes
-// the file while it is being copied, Append fails with ErrChanged.
+// fails or is aborted leaves the file as it was. Where the backend can,
+// the present content is copied inside it (S3, from MinPartSize up:
+// UploadPartCopy; a local disk: a copy the kernel makes); otherwise it is
+// streamed through this process. The caller does not need Read: it needs
+// Append on an existing file, and WriteNew to create a missing one.
+// Writer.Kept is the size of the content kept. If another client replaces
+// the file while it is being copied, Append, a later Write or Close fails
+// with ErrChanged (on S3 the copy runs while the new bytes arrive).
 func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 	const op = "append"
 	l, err := s.resolve(op, name)
@@ -26,13 +28,17 @@ func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 	if l.rel == "" || s.policy.IsMountAncestor(l.path) {
 		return nil, pathErr(op, l.path, ErrIsDir)
 	}
-	fi, err := s.stat(ctx, l)
+	attrs, err := l.bucket().Attributes(ctx, l.key())
 	switch {
-	case errors.Is(err, ErrNotExist):
-		return s.Create(ctx, name)
-	case err != nil:
-		return nil, pathErr(op, l.path, err)
-	case fi.dir:
+	case err == nil:
+	case !isNotFound(err):
+		return nil, pathErr(op, l.path, classify(err))
+	default: // a directory, or nothing: then the file is created
+		if _, err := s.stat(ctx, l); errors.Is(err, ErrNotExist) {
+			return s.Create(ctx, name)
+		} else if err != nil {
+			return nil, pathErr(op, l.path, err)
+		}
 		if !s.visible(l.path) {
 			return nil, pathErr(op, l.path, ErrPermission)
 		}
@@ -42,7 +48,7 @@ func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 		return nil, err
 	}
 	w := s.newWriter(ctx, l)
-	if err := w.keep(fi.size); err != nil {
+	if err := w.keep(attrs.Size, attrs.ETag); err != nil {
 		w.Abort()
 		return nil, pathErr(op, l.path, err)
 	}
@@ -50,14 +56,16 @@ func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 }
 
 // keeper is an objectWriter that can start its object with the present
-// content of an object of the same backend without reading it: it returns
-// false when it cannot for this object, and nothing was done.
+// content of its key without reading it, on the condition that the object
+// is still of that size and ETag: it returns false when it cannot for
+// this object, and nothing was done.
 type keeper interface {
-	keep(key string, size int64) (bool, error)
+	keep(size int64, etag string) (bool, error)
 }
 
-// keep starts the new version with the size bytes of the present one.
-func (w *Writer) keep(size int64) error {
+// keep starts the new version with the size bytes of the present one,
+// whose ETag is etag.
+func (w *Writer) keep(size int64, etag string) error {
 	if size == 0 {
 		return nil
 	}
@@ -65,7 +73,7 @@ func (w *Writer) keep(size int64) error {
 	defer w.owMu.Unlock()
 	key := w.l.key()
 	if k, ok := w.ow.(keeper); ok {
-		done, err := k.keep(key, size)
+		done, err := k.keep(size, etag)
 		if err != nil {
 			return classify(err)
 		}

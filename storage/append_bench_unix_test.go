@@ -3,6 +3,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"syscall"
@@ -31,27 +32,9 @@ func BenchmarkS3Append(b *testing.B) {
 	// writer holding the present content; it writes the tail and commits.
 	measure := func(name string, open func() (*storage.Writer, error)) (wall, cpu float64) {
 		src.reset(benchSize)
-		w, err := sess.Create(ctx, name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.CopyBuffer(w, src, buf); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
+		copyClose(b, func() (io.WriteCloser, error) { return sess.Create(ctx, name) }, src, buf)
 		c0, t0 := cpuTime(b), time.Now()
-		w, err = open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := w.Write(tail); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
+		copyClose(b, func() (io.WriteCloser, error) { return open() }, bytes.NewReader(tail), buf)
 		return time.Since(t0).Seconds(), (cpuTime(b) - c0).Seconds()
 	}
 	var wallKeep, cpuKeep, wallStream, cpuStream []float64

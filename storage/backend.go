@@ -59,7 +59,7 @@ type BackendOptions struct {
 
 // testHooks are functions tests have the storage call at given points.
 type testHooks struct {
-	beforeKeep func() // in an S3 Append, between the HEAD of the object and the copy of its content
+	beforeKeep func() // in an S3 Append, between the object's attributes and the copy of its content
 }
 
 // Backend is a named bucket that mounts refer to.

@@ -70,16 +70,7 @@ func BenchmarkS3Throughput(b *testing.B) {
 	upload := func(open func() (io.WriteCloser, error)) float64 {
 		src.reset(benchSize)
 		t0 := time.Now()
-		w, err := open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.CopyBuffer(w, src, buf); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
+		copyClose(b, open, src, buf)
 		return mbps(t0)
 	}
 	// download times reading the whole object open returns.
@@ -112,6 +103,21 @@ func BenchmarkS3Throughput(b *testing.B) {
 	b.ReportMetric(median(ratios(downVFS, downRaw)), "down-vfs/raw")
 }
 
+// copyClose streams r into the writer open returns and commits it.
+func copyClose(tb testing.TB, open func() (io.WriteCloser, error), r io.Reader, buf []byte) {
+	tb.Helper()
+	w, err := open()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.CopyBuffer(w, r, buf); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func ratios(a, b []float64) []float64 {
 	out := make([]float64, len(a))
 	for i := range a {
@@ -138,16 +144,7 @@ func BenchmarkS3UploadAllocs(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		src.reset(benchSize)
-		w, err := sess.Create(ctx, "/alloc.bin")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.CopyBuffer(w, src, buf); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
+		copyClose(b, func() (io.WriteCloser, error) { return sess.Create(ctx, "/alloc.bin") }, src, buf)
 	}
 	b.ReportMetric(float64((opts.Concurrency+1)*int(opts.PartSize)+1<<20), "bound-B")
 }

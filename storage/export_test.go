@@ -7,7 +7,7 @@ func SetCopyLimits(o *BackendOptions, threshold, part int64) {
 	o.copyThreshold, o.copyPart = threshold, part
 }
 
-// SetBeforeKeep sets a function an S3 Append calls between the HEAD of
-// the object and the copy of its content, so that tests can change the
+// SetBeforeKeep sets a function an S3 Append calls between reading the
+// object's attributes and the copy of its content, so that tests can change the
 // object there.
 func SetBeforeKeep(o *BackendOptions, f func()) { o.hooks = &testHooks{beforeKeep: f} }

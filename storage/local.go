@@ -289,7 +289,8 @@ func (e *sourceError) Unwrap() error { return e.err }
 
 // keep starts the temporary file with the present content of the file, a
 // copy the kernel makes (copy_file_range) where it can.
-func (w *localWriter) keep(_ string, size int64) (bool, error) {
+// The ETag is not needed: the size is checked on the file opened.
+func (w *localWriter) keep(size int64, _ string) (bool, error) {
 	if err := w.open(); err != nil {
 		return false, err
 	}

@@ -463,7 +463,7 @@ func isPreconditionFailed(err error) bool {
 
 // keep starts the multipart upload with the present content of the
 // object, copied inside S3 with UploadPartCopy, on the condition that the
-// object is still the version of that size. Every part but the last must
+// object is still the version of that ETag. Every part but the last must
 // be at least MinPartSize, so an object smaller than that is not kept
 // here: the caller sends it through the first part's buffer.
 //
@@ -471,16 +471,9 @@ func isPreconditionFailed(err error) bool {
 // (so that a large file does not keep an FTP client waiting for its 150
 // reply); they are the first parts, and the commit waits for them. A copy
 // that fails, ErrChanged included, fails the writer.
-func (w *s3Writer) keep(_ string, size int64) (bool, error) {
-	if size < MinPartSize {
+func (w *s3Writer) keep(size int64, etag string) (bool, error) {
+	if size < MinPartSize || etag == "" {
 		return false, nil
-	}
-	head, err := w.s3.client.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(w.s3.bucket), Key: aws.String(w.key)})
-	if err != nil {
-		return false, s3Error(err)
-	}
-	if aws.ToInt64(head.ContentLength) != size {
-		return false, ErrChanged
 	}
 	if w.opts.hooks != nil && w.opts.hooks.beforeKeep != nil {
 		w.opts.hooks.beforeKeep()
@@ -519,7 +512,7 @@ func (w *s3Writer) keep(_ string, size int64) (bool, error) {
 			go func() {
 				defer w.wg.Done()
 				defer func() { <-w.slots }()
-				part, err := w.s3.copyPart(w.partsCtx, w.key, w.key, id, num, off, end, head.ETag)
+				part, err := w.s3.copyPart(w.partsCtx, w.key, w.key, id, num, off, end, &etag)
 				if err != nil {
 					w.setErr(err)
 					return

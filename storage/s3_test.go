@@ -115,16 +115,7 @@ func TestS3AppendManyParts(t *testing.T) {
 	more := make([]byte, 11<<20)
 	rand.Read(more)
 	putBytes(t, s, "/log", old)
-	w, err := s.Append(context.Background(), "/log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(more); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	copyClose(t, func() (io.WriteCloser, error) { return s.Append(context.Background(), "/log") }, bytes.NewReader(more), nil)
 	if got := readBytes(t, s, "/log"); !bytes.Equal(got, append(old, more...)) {
 		t.Fatalf("append in several copied parts: %d bytes, want %d", len(got), len(old)+len(more))
 	}
