@@ -161,6 +161,18 @@ func (a *Authenticator) HasKey(ctx context.Context, name string, key ssh.PublicK
 	return false
 }
 
+// KeysRefused records one failed login of name from a connection that
+// ended without logging in after every key it offered was turned down
+// (HasKey), and waits the defender's delay. It returns ErrBanned when the
+// address is banned now.
+func (a *Authenticator) KeysRefused(ctx context.Context, li LoginInfo, name string) error {
+	reason := "no key accepted"
+	if _, err := a.store.GetUser(ctx, name); errors.Is(err, ErrNotFound) {
+		reason = "unknown user"
+	}
+	return a.fail(ctx, li, name, reason)
+}
+
 func (a *Authenticator) fail(ctx context.Context, li LoginInfo, name, reason string) error {
 	if err := a.defender.Failure(ctx, li, name, reason); err != nil {
 		a.obs.Login(li.Protocol, "banned")

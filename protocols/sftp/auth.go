@@ -29,6 +29,8 @@ type connAuth struct {
 
 	mu        sync.Mutex
 	principal *auth.Principal // set by the one successful callback
+	keyUser   string          // the user of the last key turned down, "" if none
+	counted   bool            // a failure of this connection reached the defender
 }
 
 // config returns the SSH server configuration of this connection.
@@ -85,14 +87,34 @@ func (a *connAuth) keyboardInteractive(md ssh.ConnMetadata, challenge ssh.Keyboa
 var errUnknownKey = errors.New("key not accepted")
 
 // offeredKey answers a client's query "would this key do?": it authorizes
-// nothing, and counts no failure (a client tries the keys of its agent in
-// turn). The login itself happens in verifiedKey, which only runs once the
-// client has proven it holds the private key.
+// nothing, and counts no failure at once (a client tries the keys of its
+// agent in turn); a connection that ends without logging in after keys
+// were turned down counts one (see keysFailed). The login itself happens
+// in verifiedKey, which only runs once the client has proven it holds the
+// private key.
 func (a *connAuth) offeredKey(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	if !a.srv.deps.Auth.HasKey(a.ctx, md.User(), key) {
+		a.mu.Lock()
+		a.keyUser = md.User()
+		a.mu.Unlock()
 		return nil, errUnknownKey
 	}
 	return nil, nil
+}
+
+// keysFailed tells the defender of a connection that ended without
+// logging in after the client's keys were turned down, unless one of its
+// failures already reached it: once per connection, as a failed password
+// counts once per attempt. Without it, guessing users or keys would never
+// be slowed or banned.
+func (a *connAuth) keysFailed(ctx context.Context) {
+	a.mu.Lock()
+	user := a.keyUser
+	skip := user == "" || a.counted || a.principal != nil
+	a.mu.Unlock()
+	if !skip {
+		a.srv.deps.Auth.KeysRefused(ctx, a.li, user)
+	}
 }
 
 func (a *connAuth) verifiedKey(md ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.Permissions, _ string) (*ssh.Permissions, error) {
@@ -105,6 +127,11 @@ func (a *connAuth) verifiedKey(md ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.Pe
 // in the registry within their session limit.
 func (a *connAuth) login(authenticate func() (*auth.Principal, error)) (*ssh.Permissions, error) {
 	p, err := authenticate()
+	if errors.Is(err, auth.ErrAuthFailed) || errors.Is(err, auth.ErrBanned) {
+		a.mu.Lock()
+		a.counted = true
+		a.mu.Unlock()
+	}
 	switch {
 	case errors.Is(err, auth.ErrBanned):
 		a.log.Warn("connection closed", "reason", err.Error())

@@ -405,6 +405,7 @@ func (s *Server) handleConn(nc net.Conn) {
 	acancel()
 	if err != nil {
 		log.Info("handshake failed", "err", err)
+		ca.keysFailed(ctx)
 		return
 	}
 	defer sconn.Close()

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -102,6 +103,52 @@ func TestBan(t *testing.T) {
 	}
 	if !contains(e.logs.String(), `msg="connection refused" component=sftp remote=127.0.0.1:`) {
 		t.Errorf("the banned connection was not refused at connect:\n%s", e.logs.String())
+	}
+}
+
+// A connection that ends without logging in after its keys were turned
+// down counts one failure, whatever the number of keys it offered, and
+// none when a later key or the password logs it in: guessing users or keys
+// gets banned, an agent holding other keys first does not.
+func TestBanKeys(t *testing.T) {
+	t.Parallel()
+	dc := auth.DefaultDefender()
+	dc.MaxFailures, dc.Delay, dc.MaxDelay = 3, 0, 0
+	e := newEnv(t, envOpts{file: true, defender: &dc})
+	signer, _ := userKey(t)
+	other, _ := userKey(t)
+	third, _ := userKey(t)
+	e.addUser("alice", "pw", withKey(signer.PublicKey()))
+	for _, m := range [][]ssh.AuthMethod{{ssh.PublicKeys(other, signer)}, {ssh.PublicKeys(other), ssh.Password("pw")}} {
+		c, err := e.dial("alice", m...)
+		if err != nil {
+			t.Fatalf("login after a wrong key: %v", err)
+		}
+		c.Close()
+	}
+	if contains(e.logs.String(), `msg="login failed"`) {
+		t.Fatalf("a connection that logged in counted a failure:\n%s", e.logs.String())
+	}
+	attempts := []struct {
+		user, reason string
+		keys         []ssh.Signer
+	}{
+		{"alice", "no key accepted", []ssh.Signer{other, third}},
+		{"bob", "unknown user", []ssh.Signer{other}},
+		{"alice", "no key accepted", []ssh.Signer{third}},
+	}
+	for i, a := range attempts {
+		if c, err := e.dial(a.user, ssh.PublicKeys(a.keys...)); err == nil {
+			c.Close()
+			t.Fatalf("%s logged in with keys not theirs", a.user)
+		}
+		line := fmt.Sprintf(`protocol=sftp user=%s reason=%q failures=%d`, a.user, a.reason, i+1)
+		waitFor(t, 5*time.Second, "the defender line "+line, func() bool { return contains(e.logs.String(), line) })
+	}
+	waitFor(t, 5*time.Second, "a ban", func() bool { return contains(e.logs.String(), `msg="address banned"`) })
+	if c, err := e.dial("alice", ssh.PublicKeys(signer)); err == nil {
+		c.Close()
+		t.Fatal("a banned address logged in")
 	}
 }
 
