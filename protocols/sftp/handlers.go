@@ -312,8 +312,8 @@ func (h *handler) PosixRename(r *sftp.Request) error {
 	return toStatus(err)
 }
 
-// setstat stores modification times; permissions and owners are accepted
-// and ignored (objects have neither). On a file being uploaded by this
+// setstat stores modification times; permissions and owners of an
+// existing file are accepted and ignored (objects have neither). On a file being uploaded by this
 // connection the time goes with the upload. A size change (truncation) is
 // refused.
 func (h *handler) setstat(ctx context.Context, r *sftp.Request, name string) error {
@@ -339,6 +339,14 @@ func (h *handler) setstat(ctx context.Context, r *sftp.Request, name string) err
 		}
 	}
 	if !flags.Acmodtime {
+		if w == nil && !flags.Size {
+			// Nothing to store, but the path must exist: chmod of a
+			// missing file is "no such file", as everywhere else.
+			if _, err := s.st.Stat(ctx, name); err != nil {
+				s.audit("setstat", name, err)
+				return toStatus(err)
+			}
+		}
 		return nil
 	}
 	mtime := time.Unix(int64(attrs.Mtime), 0)
@@ -428,7 +436,18 @@ func (h *handler) Readlink(string) (string, error) { return "", errUnsupported }
 // listOf is a ListerAt of fixed entries.
 type listOf []os.FileInfo
 
-func listOfInfo(fi os.FileInfo) listOf { return listOf{fi} }
+func listOfInfo(fi os.FileInfo) listOf { return listOf{owned{fi}} }
+
+// owned gives an entry owner numbers (root's, 0): OpenSSH's client reads
+// them before a chown or chgrp and sends them back changed, and gives up
+// when a stat has none. Objects have no owners; the change is accepted and
+// ignored (setstat).
+type owned struct{ os.FileInfo }
+
+var _ sftp.FileInfoUidGid = owned{}
+
+func (owned) Uid() uint32 { return 0 }
+func (owned) Gid() uint32 { return 0 }
 
 func (l listOf) ListAt(buf []os.FileInfo, off int64) (int, error) {
 	if off >= int64(len(l)) {
@@ -478,7 +497,7 @@ func (d *dirLister) ListAt(buf []os.FileInfo, off int64) (int, error) {
 	infos, err := d.ls.Next(d.ctx, len(buf))
 	n := 0
 	for _, fi := range infos {
-		buf[n] = fi
+		buf[n] = owned{fi}
 		n++
 	}
 	d.sent += int64(n)

@@ -1,7 +1,10 @@
 package sftp
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
@@ -10,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,8 +168,89 @@ func TestOpenSSHResume(t *testing.T) {
 	}
 }
 
+// OpenSSH's sftp killed (SIGKILL) in the middle of a 50 MiB upload over an
+// existing object: the object stays as it was and no multipart upload is
+// left.
+func TestOpenSSHKilledMidUpload(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "sftp")
+	e := newEnv(t, envOpts{})
+	o := newOpenSSH(t, e)
+	old := randomBytes(t, 1<<20)
+	e.putObject("users/alice/big.bin", old)
+	o.local("big.bin", 50<<20)
+	script := filepath.Join(o.home, "batch")
+	if err := os.WriteFile(script, []byte("put big.bin /big.bin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(requireTool(t, "sftp"), append(append([]string{}, o.opts...), "-b", script, "alice@127.0.0.1")...)
+	cmd.Dir = o.dir
+	cmd.Env = append(os.Environ(), "HOME="+o.home, "SSH_AUTH_SOCK=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once a part has gone (8 MiB) and well before the end.
+	waitFor(t, 30*time.Second, "the upload to be under way", func() bool {
+		for _, si := range e.reg.List() {
+			if si.BytesIn > 12<<20 {
+				return true
+			}
+		}
+		return false
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, 10*time.Second, "the server to end the session", func() bool { return e.reg.Count() == 0 })
+	if got := e.object("users/alice/big.bin"); !bytes.Equal(got, old) {
+		t.Fatalf("the old object was replaced by %d bytes", len(got))
+	}
+	waitFor(t, 10*time.Second, "no multipart upload left", func() bool { return e.multipartUploads() == 0 })
+	if !contains(e.logs.String(), `op=upload path=/big.bin result="connection lost`) {
+		t.Errorf("no audit line for the killed upload:\n%s", e.logs.String())
+	}
+}
+
+// An RSA user key logs in with rsa-sha2-256 and rsa-sha2-512 signatures
+// and not with ssh-rsa's SHA-1 ones.
+func TestOpenSSHRSAKeys(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "sftp")
+	e := newEnv(t, envOpts{file: true})
+	o := newOpenSSH(t, e)
+	key, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addUser("bob", "", withKey(signer.PublicKey()))
+	block, err := ssh.MarshalPrivateKey(key, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(o.home, "id_rsa")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := slices.Clone(o.opts)
+	opts[slices.Index(opts, "-i")+1] = keyFile
+	script := filepath.Join(o.home, "batch")
+	if err := os.WriteFile(script, []byte("ls /\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for alg, want := range map[string]bool{"rsa-sha2-256": true, "rsa-sha2-512": true, "ssh-rsa": false} {
+		out, err := o.run("sftp", append(slices.Clone(opts), "-o", "PubkeyAcceptedAlgorithms="+alg, "-b", script, "bob@127.0.0.1")...)
+		if (err == nil) != want {
+			t.Errorf("signature %s: logged in %v, want %v:\n%s", alg, err == nil, want, out)
+		}
+	}
+}
+
 // put -p keeps the modification time; directories are made, renamed and
-// removed; files removed.
+// removed; files removed; chmod, chown and chgrp are accepted (and
+// ignored) on a file, chmod of a missing one is "no such file".
 func TestOpenSSHCommands(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "sftp")
@@ -189,7 +274,11 @@ func TestOpenSSHCommands(t *testing.T) {
 		"rmdir /d2",
 		"ls -l /kept.txt",
 		"df -h /",
-		"-ln -s /kept.txt /link", // refused, and batch mode carries on thanks to "-"
+		"chmod 600 /kept.txt", // accepted and ignored, as are owners
+		"chown 1000 /kept.txt",
+		"chgrp 1000 /kept.txt",
+		"-chmod 600 /missing.txt", // no such file
+		"-ln -s /kept.txt /link",  // refused, and batch mode carries on thanks to "-"
 		"-put small.txt /folder1/nope.txt",
 		"",
 	}, "\n"))
@@ -207,6 +296,9 @@ func TestOpenSSHCommands(t *testing.T) {
 	}
 	if !strings.Contains(out, "Permission denied") {
 		t.Errorf("upload into the read-only folder:\n%s", out)
+	}
+	if !strings.Contains(out, `"/missing.txt": No such file`) {
+		t.Errorf("chmod of a missing file:\n%s", out)
 	}
 }
 

@@ -306,6 +306,49 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// An SFTP channel closed in the middle of an upload, its SSH connection
+// kept, aborts the upload (pkg/sftp's TransferError): the old object stays,
+// no multipart upload is left, and the connection serves a new channel.
+func TestChannelClosedMidUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.addUser("alice", "pw")
+	old := randomBytes(t, 1<<20)
+	e.putObject("users/alice/big.bin", old)
+	c, err := e.dial("alice", ssh.Password("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sc.Create("/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(randomBytes(t, 12<<20)); err != nil { // more than a part: a multipart upload
+		t.Fatal(err)
+	}
+	sc.Close() // the channel, without closing the handle
+	waitFor(t, 10*time.Second, "the audit line of the aborted upload", func() bool {
+		return contains(e.logs.String(), `op=upload path=/big.bin result="connection lost: the upload is cancelled"`)
+	})
+	if got := e.object("users/alice/big.bin"); !bytes.Equal(got, old) {
+		t.Fatalf("the old object was replaced by %d bytes", len(got))
+	}
+	waitFor(t, 10*time.Second, "no multipart upload left", func() bool { return e.multipartUploads() == 0 })
+	sc2, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatalf("a new channel on the same connection: %v", err)
+	}
+	defer sc2.Close()
+	if fi, err := sc2.Stat("/big.bin"); err != nil || fi.Size() != int64(len(old)) {
+		t.Fatalf("stat after the aborted upload: %v, %v", fi, err)
+	}
+}
+
 // cutConn closes the underlying connection once limit bytes were written.
 type cutConn struct {
 	net.Conn
