@@ -18,6 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wharf-gw/wharf/auth"
+	"github.com/wharf-gw/wharf/protocols/ftp"
+	"github.com/wharf-gw/wharf/protocols/sftp"
 	"github.com/wharf-gw/wharf/storage"
 )
 
@@ -148,6 +150,10 @@ type FTPConfig struct {
 	// 1024 and up).
 	ActiveMode  bool     `yaml:"active_mode"`
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// LoginTimeout closes a connection not logged in after this long;
+	// DataTimeout bounds the wait for a data connection to open.
+	LoginTimeout Duration `yaml:"login_timeout"`
+	DataTimeout  Duration `yaml:"data_timeout"`
 	// UploadSettle is how long a finished upload waits for the client's
 	// control connection to stay open before it is stored: a client that
 	// dies mid-upload closes both of its connections, and its upload is
@@ -168,6 +174,20 @@ type SFTPConfig struct {
 	Ciphers       []string `yaml:"ciphers"`
 	MACs          []string `yaml:"macs"`
 	IdleTimeout   Duration `yaml:"idle_timeout"`
+	// HandshakeTimeout bounds the key exchange, AuthTimeout the
+	// authentication after it; MaxAuthTries is the failed attempts one
+	// connection may make.
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	AuthTimeout      Duration `yaml:"auth_timeout"`
+	MaxAuthTries     int      `yaml:"max_auth_tries"`
+	// WriteWindow is one upload's in-memory reorder buffer; data arriving
+	// further ahead goes to a temporary file in SpillDir (the system's
+	// temporary directory when empty), up to MaxSpill per upload.
+	WriteWindow Size   `yaml:"write_window"`
+	MaxSpill    Size   `yaml:"max_spill"`
+	SpillDir    string `yaml:"spill_dir"`
+	// ReadWindow is one download's read-ahead.
+	ReadWindow Size `yaml:"read_window"`
 }
 
 // AdminConfig configures the admin API, health endpoints and metrics.
@@ -249,8 +269,12 @@ func DefaultConfig() *Config {
 			MaxDelay:    Duration(d.MaxDelay),
 		},
 		FTP: FTPConfig{Listen: ":2121", PassivePorts: "50000-50100",
-			IdleTimeout: Duration(5 * time.Minute), UploadSettle: Duration(25 * time.Millisecond)},
-		SFTP:     SFTPConfig{Listen: ":2022", IdleTimeout: Duration(15 * time.Minute)},
+			IdleTimeout: Duration(ftp.DefaultIdleTimeout), LoginTimeout: Duration(ftp.DefaultLoginTimeout),
+			DataTimeout: Duration(ftp.DefaultDataConnTimeout), UploadSettle: Duration(ftp.DefaultUploadSettle)},
+		SFTP: SFTPConfig{Listen: ":2022", IdleTimeout: Duration(sftp.DefaultIdleTimeout),
+			HandshakeTimeout: Duration(sftp.DefaultHandshakeTimeout), AuthTimeout: Duration(sftp.DefaultAuthTimeout),
+			MaxAuthTries: sftp.DefaultMaxAuthTries, WriteWindow: sftp.DefaultWriteWindow,
+			MaxSpill: sftp.DefaultMaxSpill, ReadWindow: sftp.DefaultReadWindow},
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080", LoginTTL: Duration(time.Hour)},
 		Limits:   LimitsConfig{MaxSessions: 1000, MaxSessionsPerAddress: 50},
 		Shutdown: ShutdownConfig{Grace: Duration(30 * time.Second)},

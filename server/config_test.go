@@ -309,15 +309,20 @@ ftp:
   passive_ports: 40000-40009
   public_ip: 198.51.100.7
   idle_timeout: 1m
+  login_timeout: 10s
 sftp:
   listen: 0.0.0.0:22
   host_key_files: [/etc/wharf/ssh_host_ed25519_key]
+  max_auth_tries: 6
+  write_window: 8MiB
+  max_spill: 0
+  spill_dir: /var/tmp/wharf
 admin:
   listen: ""
 limits: {max_sessions: 10, max_sessions_per_address: 2}
 shutdown: {grace: 2m}
 `,
-		env: []string{"WHARF_SFTP_CIPHERS=aes256-gcm@openssh.com"},
+		env: []string{"WHARF_SFTP_CIPHERS=aes256-gcm@openssh.com", "WHARF_SFTP_AUTH_TIMEOUT=1m"},
 		want: withDefaults(&Config{
 			DataDir: "/srv/wharf",
 			Log:     LogConfig{Format: "text", Level: "info"},
@@ -330,9 +335,12 @@ shutdown: {grace: 2m}
 	}}
 	tests[len(tests)-1].want.FTP = FTPConfig{ImplicitTLSListen: ":990", CertFile: "/etc/wharf/cert.pem", KeyFile: "/etc/wharf/key.pem",
 		RequireTLS: true, PassivePorts: "40000-40009", PublicIP: "198.51.100.7", IdleTimeout: Duration(time.Minute),
+		LoginTimeout: Duration(10 * time.Second), DataTimeout: Duration(30 * time.Second),
 		UploadSettle: Duration(25 * time.Millisecond)}
 	tests[len(tests)-1].want.SFTP = SFTPConfig{Listen: "0.0.0.0:22", HostKeyFiles: []string{"/etc/wharf/ssh_host_ed25519_key"},
-		Ciphers: []string{"aes256-gcm@openssh.com"}, IdleTimeout: Duration(15 * time.Minute)}
+		Ciphers: []string{"aes256-gcm@openssh.com"}, IdleTimeout: Duration(15 * time.Minute),
+		HandshakeTimeout: Duration(20 * time.Second), AuthTimeout: Duration(time.Minute), MaxAuthTries: 6,
+		WriteWindow: 8 * MiB, MaxSpill: 0, SpillDir: "/var/tmp/wharf", ReadWindow: 2560 * KiB}
 	tests[len(tests)-1].want.Admin = AdminConfig{LoginTTL: Duration(time.Hour)}
 	tests[len(tests)-1].want.Limits = LimitsConfig{MaxSessions: 10, MaxSessionsPerAddress: 2}
 	tests[len(tests)-1].want.Shutdown = ShutdownConfig{Grace: Duration(2 * time.Minute)}
@@ -476,7 +484,7 @@ defender:
 		name: "front ends",
 		yaml: `
 ftp: {listen: "2121", passive_ports: 80-90, public_ip: "2001:db8::1", cert_file: c.pem}
-sftp: {listen: "host:", idle_timeout: -1s}
+sftp: {listen: "host:", idle_timeout: -1s, auth_timeout: -1s, max_auth_tries: 0, write_window: 64KiB, read_window: 1KiB}
 admin: {key_file: k.pem}
 limits: {max_sessions: -1}
 shutdown: {grace: -5s}
@@ -489,7 +497,11 @@ shutdown: {grace: -5s}
 			"ftp.cert_file, ftp.key_file: give both or neither",
 			"admin.cert_file, admin.key_file: give both or neither",
 			"sftp.idle_timeout: must not be negative (got -1s)",
+			"sftp.auth_timeout: must not be negative (got -1s)",
 			"shutdown.grace: must not be negative (got -5s)",
+			"sftp.max_auth_tries: must be at least 1 (got 0)",
+			"sftp.write_window: must be at least 256KiB (got 64KiB)",
+			"sftp.read_window: must be at least 512KiB (got 1KiB)",
 			"limits.max_sessions: must not be negative (got -1)",
 		},
 	}, {

@@ -43,10 +43,24 @@ func (c *Config) validateFrontEnds() []string {
 		key string
 		v   Duration
 	}{{"ftp.idle_timeout", c.FTP.IdleTimeout}, {"ftp.upload_settle", c.FTP.UploadSettle},
+		{"ftp.login_timeout", c.FTP.LoginTimeout}, {"ftp.data_timeout", c.FTP.DataTimeout},
 		{"sftp.idle_timeout", c.SFTP.IdleTimeout},
+		{"sftp.handshake_timeout", c.SFTP.HandshakeTimeout}, {"sftp.auth_timeout", c.SFTP.AuthTimeout},
 		{"admin.login_ttl", c.Admin.LoginTTL}, {"shutdown.grace", c.Shutdown.Grace}} {
 		if d.v < 0 {
 			add("%s: must not be negative (got %s)", d.key, d.v)
+		}
+	}
+	if c.SFTP.MaxAuthTries < 1 {
+		add("sftp.max_auth_tries: must be at least 1 (got %d)", c.SFTP.MaxAuthTries)
+	}
+	for _, z := range []struct {
+		key    string
+		v, min Size
+	}{{"sftp.write_window", c.SFTP.WriteWindow, 256 * KiB}, {"sftp.read_window", c.SFTP.ReadWindow, 512 * KiB},
+		{"sftp.max_spill", c.SFTP.MaxSpill, 0}} {
+		if z.v < z.min {
+			add("%s: must be at least %s (got %s)", z.key, z.min, z.v)
 		}
 	}
 	if c.Node.Heartbeat < Duration(time.Second) {

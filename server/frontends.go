@@ -58,6 +58,8 @@ func (s *Server) buildFrontEnds() error {
 			ActiveMode:        cfg.FTP.ActiveMode,
 			IdleTimeout:       time.Duration(cfg.FTP.IdleTimeout),
 			UploadSettle:      time.Duration(cfg.FTP.UploadSettle),
+			LoginTimeout:      time.Duration(cfg.FTP.LoginTimeout),
+			DataConnTimeout:   time.Duration(cfg.FTP.DataTimeout),
 		}, ftp.Deps{Auth: s.auth, VFS: s.vfs, Registry: f.registry, Secrets: s.store, Log: log})
 		if err != nil {
 			return err
@@ -72,6 +74,14 @@ func (s *Server) buildFrontEnds() error {
 			Ciphers:       cfg.SFTP.Ciphers,
 			MACs:          cfg.SFTP.MACs,
 			IdleTimeout:   time.Duration(cfg.SFTP.IdleTimeout),
+
+			HandshakeTimeout: time.Duration(cfg.SFTP.HandshakeTimeout),
+			AuthTimeout:      time.Duration(cfg.SFTP.AuthTimeout),
+			MaxAuthTries:     cfg.SFTP.MaxAuthTries,
+			WriteWindow:      int64(cfg.SFTP.WriteWindow),
+			MaxSpill:         spillLimit(cfg.SFTP.MaxSpill),
+			SpillDir:         cfg.SFTP.SpillDir,
+			ReadWindow:       int64(cfg.SFTP.ReadWindow),
 		}, sftp.Deps{Auth: s.auth, VFS: s.vfs, Registry: f.registry, Secrets: s.store, Log: log})
 		if err != nil {
 			return err
@@ -198,4 +208,12 @@ func (s *Server) drain(ctx context.Context) {
 			s.log.Warn("admin shutdown", "err", err)
 		}
 	}
+}
+
+// spillLimit is sftp.max_spill for the SFTP server: 0 turns spilling off.
+func spillLimit(s Size) int64 {
+	if s == 0 {
+		return -1
+	}
+	return int64(s)
 }
