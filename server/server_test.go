@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,10 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/wharf-gw/wharf/internal/testlog"
 )
@@ -280,4 +284,69 @@ func TestCommand(t *testing.T) {
 			t.Fatalf("after SIGTERM: %v, want exit 0; output:\n%s", err, logs.String())
 		}
 	})
+
+	// Two nodes started at once on one store generate the host keys once
+	// between them: both present the same three, those wharf hostkeys
+	// prints.
+	t.Run("two processes on one store present the same host keys", func(t *testing.T) {
+		data := t.TempDir()
+		addrRE := regexp.MustCompile(`msg="sftp listening" component=server addr=(\S+)`)
+		var addrs []string
+		logs := make([]*testlog.Buffer, 2)
+		for i := range logs {
+			logs[i] = &testlog.Buffer{}
+			cmd := exec.Command(bin, "serve")
+			cmd.Dir = t.TempDir()
+			cmd.Env = hermeticEnv("WHARF_DATA_DIR=" + data)
+			cmd.Stderr = logs[i]
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+		}
+		for _, l := range logs {
+			waitFor(t, l, `msg="wharf ready"`)
+			addrs = append(addrs, addrRE.FindStringSubmatch(l.String())[1])
+		}
+		cmd := exec.Command(bin, "hostkeys", "--json")
+		cmd.Env = hermeticEnv("WHARF_DATA_DIR=" + data)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("wharf hostkeys: %v", err)
+		}
+		var printed []struct{ Type, Key string }
+		if err := json.Unmarshal(out, &printed); err != nil || len(printed) != 3 {
+			t.Fatalf("wharf hostkeys --json: %v: %s", err, out)
+		}
+		for _, k := range printed {
+			for _, addr := range addrs {
+				if got := presentedKey(t, addr, k.Type); got != k.Key {
+					t.Errorf("%s presents %s key %q, wharf hostkeys prints %q", addr, k.Type, got, k.Key)
+				}
+			}
+		}
+	})
+}
+
+// presentedKey returns the host key of type alg the SSH server at addr
+// presents, in authorized_keys form.
+func presentedKey(t *testing.T, addr, alg string) string {
+	t.Helper()
+	var key string
+	algs := []string{alg}
+	if alg == ssh.KeyAlgoRSA {
+		algs = []string{ssh.KeyAlgoRSASHA256} // the key type; its SHA-2 signatures
+	}
+	cfg := &ssh.ClientConfig{User: "nobody", HostKeyAlgorithms: algs, Timeout: 10 * time.Second,
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			key = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+			return nil
+		}}
+	if c, err := ssh.Dial("tcp", addr, cfg); err == nil {
+		c.Close()
+	}
+	if key == "" {
+		t.Fatalf("%s presented no %s host key", addr, alg)
+	}
+	return key
 }
