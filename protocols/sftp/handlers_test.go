@@ -433,6 +433,15 @@ func TestBackendUnavailable(t *testing.T) {
 	check("list", err)
 	check("remove", c.Remove("/f"))
 	check("mkdir", c.Mkdir("/d"))
+	check("rename", c.Rename("/f", "/g"))
+	check("setstat", c.Chtimes("/f", time.Now(), time.Now()))
+	if f, err := c.Create("/up"); err != nil {
+		check("create", err)
+	} else {
+		_, werr := f.Write(make([]byte, 100))
+		cerr := f.Close()
+		check("upload", errors.Join(werr, cerr))
+	}
 	if contains(e.logs.String(), "no such file") {
 		t.Error("an outage was reported as a missing file")
 	}
