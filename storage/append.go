@@ -28,6 +28,9 @@ func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 	if l.rel == "" || s.policy.IsMountAncestor(l.path) {
 		return nil, pathErr(op, l.path, ErrIsDir)
 	}
+	if err := l.nameErr(false); err != nil {
+		return nil, pathErr(op, l.path, err) // no file can be there, nor be created
+	}
 	attrs, err := l.bucket().Attributes(ctx, l.key())
 	switch {
 	case err == nil:

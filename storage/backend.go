@@ -59,7 +59,8 @@ type BackendOptions struct {
 
 // testHooks are functions tests have the storage call at given points.
 type testHooks struct {
-	beforeKeep func() // in an S3 Append, between the object's attributes and the copy of its content
+	beforeKeep  func()       // in an S3 Append, between the object's attributes and the copy of its content
+	lateModTime func() error // in Writer.Close, before a time set late is stored: an error fails that step
 }
 
 // Backend is a named bucket that mounts refer to.
@@ -68,7 +69,8 @@ type Backend struct {
 	bucket *blob.Bucket
 	opts   BackendOptions
 	s3     *s3Native    // nil unless the bucket is S3
-	local  *localNative // nil unless the bucket is a local directory
+	local  *localNative // nil unless the bucket is a local directory written natively
+	disk   bool         // the bucket is a local directory (fileblob): see nameErr
 }
 
 // NewBackend wraps an open bucket. The caller keeps ownership of bucket and
@@ -104,7 +106,8 @@ func NewBackend(name string, bucket *blob.Bucket, opts BackendOptions) (*Backend
 	if opts.copyPart == 0 {
 		opts.copyPart = copyPartSize
 	}
-	b := &Backend{name: name, bucket: bucket, opts: opts}
+	var fi os.FileInfo
+	b := &Backend{name: name, bucket: bucket, opts: opts, disk: bucket.As(&fi)}
 	if opts.S3Bucket != "" {
 		var client *s3.Client
 		if !bucket.As(&client) {
@@ -113,8 +116,7 @@ func NewBackend(name string, bucket *blob.Bucket, opts BackendOptions) (*Backend
 		b.s3 = &s3Native{client: client, bucket: opts.S3Bucket}
 	}
 	if opts.LocalDir != "" {
-		var fi os.FileInfo
-		if !bucket.As(&fi) || !filepath.IsAbs(opts.LocalDir) {
+		if !b.disk || !filepath.IsAbs(opts.LocalDir) {
 			return nil, fmt.Errorf("backend %q: local directory given but the bucket is not a local directory, or the directory is not absolute", name)
 		}
 		b.local = &localNative{dir: opts.LocalDir}

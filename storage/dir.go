@@ -15,12 +15,16 @@ import (
 var markerOpts = &blob.WriterOptions{ContentType: "application/x-directory"}
 
 // Mkdir creates the directory name as an empty marker object. The parent
-// must exist; name must not. It needs Mkdir.
+// must exist; name must not. It needs Mkdir. A name the backend cannot
+// hold is refused with ErrInvalidName.
 func (s *Session) Mkdir(ctx context.Context, name string) error {
 	const op = "mkdir"
 	l, err := s.resolve(op, name)
 	if err != nil {
 		return err
+	}
+	if err := l.nameErr(true); err != nil {
+		return pathErr(op, l.path, err)
 	}
 	if err := s.check(op, l, acl.Mkdir); err != nil {
 		return err
@@ -97,14 +101,19 @@ func (s *Session) Remove(ctx context.Context, name string) error {
 }
 
 // Chtimes sets the modification time of the file name, kept in the
-// object's metadata and reported by Stat. It needs Setstat. Directories'
-// times are not stored: setting them succeeds and changes nothing, as it
-// does for files when the VFS ignores times.
+// object's metadata and reported by Stat. It needs Setstat. A time the
+// storage cannot hold (before 1970 or after 2262-04-11T23:47:16Z) is
+// refused with an error wrapping ErrInvalidArgument, whatever would be
+// done with it. Directories' times are not stored: setting them succeeds
+// and changes nothing, as it does for files when the VFS ignores times.
 func (s *Session) Chtimes(ctx context.Context, name string, mtime time.Time) error {
 	const op = "chtimes"
 	l, err := s.resolve(op, name)
 	if err != nil {
 		return err
+	}
+	if err := checkModTime(mtime); err != nil {
+		return pathErr(op, l.path, err)
 	}
 	if err := s.check(op, l, acl.Setstat); err != nil {
 		return err

@@ -55,7 +55,7 @@ func (ls *Lister) Next(ctx context.Context, max int) ([]*FileInfo, error) {
 	for ; ls.emitted < len(ls.mounts) && len(out) < max; ls.emitted++ {
 		p := acl.Join(ls.dir.path, ls.mounts[ls.emitted])
 		if ls.s.visible(p) {
-			out = append(out, ls.s.newInfo(p, true, 0, time.Time{}))
+			out = append(out, ls.s.newInfo(p, true, 0, ls.s.locate(p).dirTime(time.Time{})))
 		}
 	}
 	for !ls.done && len(out) < max {
@@ -114,8 +114,10 @@ func (ls *Lister) fillTimes(ctx context.Context, infos []*FileInfo) error {
 
 // entry turns a listed object into an entry, or nil for objects that are
 // not shown: the directory's own marker, names that are not valid virtual
-// names (written to the bucket by something else), names shadowed by a
-// mount point, duplicates and entries the user may not list.
+// names or that the backend cannot hold (written to the bucket by
+// something else, or the local disk's own files: uploads in progress),
+// names shadowed by a mount point, duplicates and entries the user may not
+// list.
 func (ls *Lister) entry(obj *blob.ListObject) *FileInfo {
 	name := strings.TrimSuffix(strings.TrimPrefix(obj.Key, ls.dir.dirPrefix()), "/")
 	if name == "" || strings.Contains(name, "/") || name == ls.last {
@@ -123,6 +125,11 @@ func (ls *Lister) entry(obj *blob.ListObject) *FileInfo {
 	}
 	p := acl.Join(ls.dir.path, name)
 	if !acl.IsCanonical(p) || strings.HasSuffix(obj.Key, "/") && !obj.IsDir {
+		return nil
+	}
+	child := ls.dir
+	child.path, child.rel = p, strings.TrimPrefix(ls.dir.rel+"/"+name, "/")
+	if child.nameErr(obj.IsDir) != nil {
 		return nil
 	}
 	for _, m := range ls.mounts {
@@ -135,7 +142,7 @@ func (ls *Lister) entry(obj *blob.ListObject) *FileInfo {
 	}
 	ls.last = name
 	if obj.IsDir {
-		return ls.s.newInfo(p, true, 0, time.Time{})
+		return ls.s.newInfo(p, true, 0, child.dirTime(time.Time{}))
 	}
 	return ls.s.newInfo(p, false, obj.Size, obj.ModTime)
 }

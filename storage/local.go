@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,6 +119,53 @@ func (n *localNative) renameDir(from, to string) (ok bool, err error) {
 	return true, nil
 }
 
+// dirTime returns the modification time of the directory at key (a
+// directory's key, with or without its trailing slash; "" for the root):
+// its folder's, or, when it has none (an empty directory is its marker
+// alone), its marker's. ok is false when neither is on the disk.
+func (n *localNative) dirTime(key string) (t time.Time, ok bool) {
+	key = strings.TrimSuffix(key, "/")
+	p := n.dir
+	if key != "" {
+		p = filepath.Join(n.dir, filepath.FromSlash(escapeS3Key(key)))
+	}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return fi.ModTime(), true
+	}
+	if key == "" {
+		return time.Time{}, false
+	}
+	if fi, err := os.Stat(p + markerSuffix); err == nil && fi.Mode().IsRegular() {
+		return fi.ModTime(), true
+	}
+	return time.Time{}, false
+}
+
+// longestBelow returns the length of the longest key (as stored) below
+// the directory at key, relative to its children's prefix ("key/"): the
+// sidecars and temporary files on the disk are not keys.
+func (n *localNative) longestBelow(key string) (int, error) {
+	root := filepath.Join(n.dir, filepath.FromSlash(escapeS3Key(key)))
+	longest := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && p == root:
+			return fs.SkipAll // an empty directory is its marker alone
+		case err != nil:
+			return err
+		case d.IsDir() || strings.HasSuffix(p, attrsExt) || isTempName(d.Name()):
+			return nil
+		}
+		k := len(p) - len(root) - 1
+		if strings.HasSuffix(p, markerSuffix) {
+			k += 1 - len(markerSuffix) // a marker's key ends in "/"
+		}
+		longest = max(longest, k)
+		return nil
+	})
+	return longest, err
+}
+
 func removeSidecar(p string) error {
 	if err := os.Remove(p + attrsExt); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -181,7 +229,8 @@ func (w *localWriter) open() error {
 		return err
 	}
 	// The name is fileblob's, so that a leftover after a crash looks like
-	// one of fileblob's.
+	// one of fileblob's; names of that form are reserved (isTempName), and
+	// the suffix is counted in the longest name (tmpSuffixLen).
 	for try := 0; ; try++ {
 		name := w.path + "." + strconv.FormatInt(time.Now().UnixNano(), 16) + ".tmp"
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
@@ -249,14 +298,19 @@ func (w *localWriter) commit() error {
 		}
 	}
 	if err == nil {
+		// The previous version's sidecar describes the previous version.
+		// It goes first: once the new file is in place, nothing may fail
+		// (only a nil error means stored, and a stored file gives nil).
+		err = removeSidecar(w.path)
+	}
+	if err == nil {
 		err = os.Rename(tmp, w.path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("commit: %w", err)
 	}
-	// The previous version's sidecar describes the previous version.
-	return removeSidecar(w.path)
+	return nil
 }
 
 func (w *localWriter) abort() {
@@ -267,14 +321,16 @@ func (w *localWriter) abort() {
 	}
 }
 
-// metaTime returns the modification time held in metadata.
+// metaTime returns the modification time held in metadata. A value
+// before the epoch, outside the times checkModTime lets through (written
+// by an older version from a time that overflowed), is ignored.
 func metaTime(meta map[string]string) (time.Time, bool) {
 	v, ok := meta[mtimeKey]
 	if !ok {
 		return time.Time{}, false
 	}
 	ns, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
+	if err != nil || ns < 0 {
 		return time.Time{}, false
 	}
 	return time.Unix(0, ns), true

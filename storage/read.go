@@ -36,6 +36,9 @@ func (s *Session) Open(ctx context.Context, name string, offset int64) (*Reader,
 	if l.rel == "" || s.policy.IsMountAncestor(l.path) {
 		return nil, pathErr(op, l.path, ErrIsDir)
 	}
+	if l.nameErr(false) != nil {
+		return nil, pathErr(op, l.path, ErrNotExist) // no file can be there
+	}
 	b := l.bucket()
 	if offset > 0 {
 		// A range past the end is an error on S3: answer an empty read.

@@ -53,6 +53,9 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 	if src.path == dst.path {
 		return nil
 	}
+	if err := dst.nameErr(fi.dir); err != nil {
+		return pathErr(op, dst.path, err)
+	}
 	if err := s.statDir(ctx, s.parent(dst)); err != nil {
 		return pathErr(op, dst.path, err)
 	}
@@ -103,8 +106,13 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 // renameDir moves a directory in place on a local disk. Elsewhere it
 // copies every object below src to dst, then deletes the sources. Listing
 // and copying stream: memory does not grow with the number of objects.
+// A move that would make a key below it longer than the backend takes
+// fails with ErrInvalidName, and leaves the source whole.
 func (v *VFS) renameDir(ctx context.Context, src, dst loc) error {
 	if n := src.be.local; n != nil && src.be == dst.be {
+		if err := keysFitBelow(n, src, dst); err != nil {
+			return err
+		}
 		if ok, err := n.renameDir(src.key(), dst.key()); ok {
 			return classify(err)
 		}
@@ -114,14 +122,21 @@ func (v *VFS) renameDir(ctx context.Context, src, dst loc) error {
 		return classify(err)
 	}
 	err := forEachObject(ctx, src.bucket(), sp, func(ctx context.Context, o *blob.ListObject) error {
-		switch {
-		case o.Key == sp:
+		if o.Key == sp {
 			return nil // the marker: written above
-		case strings.HasSuffix(o.Key, "/"):
-			// A marker is written anew: some S3 servers refuse to copy one.
-			return dst.bucket().WriteAll(ctx, dp+strings.TrimPrefix(o.Key, sp), nil, markerOpts)
 		}
-		return v.copyKey(ctx, src.be, o.Key, o.Size, dst.be, dp+strings.TrimPrefix(o.Key, sp))
+		rel := strings.TrimPrefix(o.Key, sp)
+		marker := strings.HasSuffix(rel, "/")
+		// A longer name makes longer keys below it.
+		to := loc{be: dst.be, base: dst.base, rel: dst.rel + "/" + strings.TrimSuffix(rel, "/")}
+		if err := to.nameErr(marker); err != nil {
+			return err
+		}
+		if marker {
+			// A marker is written anew: some S3 servers refuse to copy one.
+			return dst.bucket().WriteAll(ctx, dp+rel, nil, markerOpts)
+		}
+		return v.copyKey(ctx, src.be, o.Key, o.Size, dst.be, dp+rel)
 	})
 	if err != nil {
 		// Leave the source whole and remove the partial copy.
@@ -132,6 +147,25 @@ func (v *VFS) renameDir(ctx context.Context, src, dst loc) error {
 	}
 	if err := deleteAll(ctx, src.bucket(), sp); err != nil {
 		return fmt.Errorf("copied but could not delete the source: %w", classify(err))
+	}
+	return nil
+}
+
+// keysFitBelow returns an error wrapping ErrInvalidName when a key below
+// the directory src on a local disk would be too long below dst. It walks
+// the folder only for a move to a longer name.
+func keysFitBelow(n *localNative, src, dst loc) error {
+	sp, dp := len(escapeS3Key(src.dirPrefix())), len(escapeS3Key(dst.dirPrefix()))
+	if dp <= sp {
+		return nil
+	}
+	longest, err := n.longestBelow(src.key())
+	if err != nil {
+		return classify(err)
+	}
+	if dp+longest > maxKeyLen {
+		return fmt.Errorf("%w: name too long: a key below the directory would be %d bytes, the backend takes at most %d",
+			ErrInvalidName, dp+longest, maxKeyLen)
 	}
 	return nil
 }

@@ -451,6 +451,9 @@ func s3Error(err error) error {
 	if errors.As(err, &nsk) || errors.As(err, &nf) {
 		return &backendError{ErrNotExist, err}
 	}
+	if isNameTooLong(err) {
+		return &backendError{ErrInvalidName, err}
+	}
 	return &backendError{ErrUnavailable, err}
 }
 

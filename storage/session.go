@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"path"
 	"time"
 
@@ -34,6 +35,25 @@ func (s *Session) User() string { return s.user }
 // mtimeKey is the object metadata key holding a client-set modification
 // time, in Unix nanoseconds.
 const mtimeKey = "mtime"
+
+// The modification times every backend stores: object metadata and local
+// files (os.Chtimes) hold them as Unix nanoseconds in an int64, which ends
+// at 2262-04-11T23:47:16.854775807Z; times before the Unix epoch are
+// refused too, as SFTP (unsigned seconds) and many tools cannot show them.
+var (
+	minModTime = time.Unix(0, 0).UTC()
+	maxModTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// checkModTime returns an error wrapping ErrInvalidArgument when t is
+// outside the times the storage holds.
+func checkModTime(t time.Time) error {
+	if t.Before(minModTime) || t.After(maxModTime) {
+		return fmt.Errorf("%w: modification time %s is outside the range the storage holds, %s to %s",
+			ErrInvalidArgument, t.UTC().Format(time.RFC3339), minModTime.Format(time.RFC3339), maxModTime.Format(time.RFC3339))
+	}
+	return nil
+}
 
 // loc is where a canonical virtual path lives.
 type loc struct {
@@ -93,6 +113,16 @@ func (s *Session) check(op string, l loc, want acl.Perm) error {
 }
 
 // FileInfo describes a file or directory. It implements fs.FileInfo.
+//
+// ModTime is never the zero time. A file's is the time a client set, or
+// else the backend's. A directory's is, on a local disk written natively,
+// its folder's own modification time (or, for an empty directory that is
+// only its marker, the marker's); elsewhere the time of its marker object
+// where Stat finds one. When a directory's time is unknown (mount points,
+// directories implied by the objects below them, directories in listings
+// of object stores, which carry no times) it is the Unix epoch,
+// 1970-01-01T00:00:00Z, as s3fs reports: the zero time would show as year
+// 1 in FTP listings and overflow SFTP's 32-bit times.
 type FileInfo struct {
 	name    string
 	size    int64
@@ -127,6 +157,9 @@ func (s *Session) newInfo(p string, dir bool, size int64, mt time.Time) *FileInf
 	if dir {
 		mode |= fs.ModeDir
 	}
+	if mt.IsZero() {
+		mt = minModTime // unknown: the epoch (see FileInfo)
+	}
 	name := path.Base(p)
 	return &FileInfo{name: name, size: size, modTime: mt, dir: dir, mode: mode}
 }
@@ -150,10 +183,14 @@ func (s *Session) Stat(ctx context.Context, name string) (*FileInfo, error) {
 }
 
 // stat describes l without a policy check. Mount points and the
-// directories leading to them always exist, whatever the backends hold.
+// directories leading to them always exist, whatever the backends hold;
+// names the backend cannot hold do not.
 func (s *Session) stat(ctx context.Context, l loc) (*FileInfo, error) {
 	if l.rel == "" || s.policy.IsMountAncestor(l.path) {
-		return s.newInfo(l.path, true, 0, time.Time{}), nil
+		return s.newInfo(l.path, true, 0, l.dirTime(time.Time{})), nil
+	}
+	if l.nameErr(false) != nil {
+		return nil, ErrNotExist // neither a file nor a directory can be there
 	}
 	b := l.bucket()
 	attrs, err := b.Attributes(ctx, l.key())
@@ -163,10 +200,13 @@ func (s *Session) stat(ctx context.Context, l loc) (*FileInfo, error) {
 	if !isNotFound(err) {
 		return nil, classify(err)
 	}
+	if l.nameErr(true) != nil {
+		return nil, ErrNotExist // no directory can be there
+	}
 	// A directory: its marker, or any object below it.
 	attrs, err = b.Attributes(ctx, l.dirPrefix())
 	if err == nil {
-		return s.newInfo(l.path, true, 0, modTime(attrs)), nil
+		return s.newInfo(l.path, true, 0, l.dirTime(modTime(attrs))), nil
 	}
 	if !isNotFound(err) {
 		return nil, classify(err)
@@ -176,9 +216,21 @@ func (s *Session) stat(ctx context.Context, l loc) (*FileInfo, error) {
 		return nil, classify(err)
 	}
 	if len(objs) > 0 {
-		return s.newInfo(l.path, true, 0, time.Time{}), nil
+		return s.newInfo(l.path, true, 0, l.dirTime(time.Time{})), nil
 	}
 	return nil, ErrNotExist
+}
+
+// dirTime returns the time of the directory at l: on a local disk written
+// natively the folder's own (or its marker's), else known, which may be
+// zero for unknown.
+func (l loc) dirTime(known time.Time) time.Time {
+	if n := l.be.local; n != nil {
+		if t, ok := n.dirTime(l.key()); ok {
+			return t
+		}
+	}
+	return known
 }
 
 // modTime returns the client-set modification time kept in an object's

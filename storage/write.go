@@ -50,8 +50,10 @@ type Writer struct {
 
 // Create opens name for writing, replacing an existing file on Close. It
 // needs WriteNew for a new file and Overwrite for an existing one, and the
-// parent directory must exist. The upload is bound to ctx: when ctx ends
-// before Close, the upload is aborted.
+// parent directory must exist. A name the backend cannot hold (too long
+// for it, or reserved by it) is refused with ErrInvalidName here, before
+// any byte is taken. The upload is bound to ctx: when ctx ends before
+// Close, the upload is aborted.
 func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 	const op = "create"
 	l, err := s.resolve(op, name)
@@ -60,6 +62,9 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 	}
 	if l.rel == "" || s.policy.IsMountAncestor(l.path) {
 		return nil, pathErr(op, l.path, ErrIsDir)
+	}
+	if err := l.nameErr(false); err != nil {
+		return nil, pathErr(op, l.path, err)
 	}
 	want := acl.WriteNew
 	fi, err := s.stat(ctx, l)
@@ -194,14 +199,25 @@ func (w *Writer) Size() int64 { return w.n }
 func (w *Writer) Kept() int64 { return w.kept }
 
 // SetModTime sets the modification time stored with the file (unless the
-// VFS ignores times). SFTP clients set it before closing the file.
-func (w *Writer) SetModTime(t time.Time) {
+// VFS ignores times). SFTP clients set it before closing the file. A time
+// the storage cannot hold (before 1970 or after 2262-04-11) is refused
+// with an error wrapping ErrInvalidArgument, and the upload goes on
+// without it.
+func (w *Writer) SetModTime(t time.Time) error {
+	if err := checkModTime(t); err != nil {
+		return pathErr("setmodtime", w.l.path, err)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.mtime, w.mtimeOK = t, true
+	return nil
 }
 
-// Close commits the upload. Only a nil error means the file was stored.
+// Close commits the upload. Only a nil error means the file was stored,
+// and a stored file always gives a nil error: when a time set after the
+// data began to be stored (on S3 once a multipart upload has started,
+// through gocloud once the first byte is written) then fails to be
+// stored, the failure is logged, and the file keeps the backend's time.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	if w.done {
@@ -224,11 +240,26 @@ func (w *Writer) Close() error {
 	late, t := w.mtimeOK && !w.s.vfs.opts.IgnoreTimes, w.mtime
 	w.mu.Unlock()
 	if late {
-		if err := w.s.setModTime(w.ctx, w.l, t); err != nil {
-			return pathErr("close", w.l.path, err)
-		}
+		w.setLateModTime(t)
 	}
 	return nil
+}
+
+// setLateModTime stores the time set after the metadata was fixed, once
+// the file is stored. The file is stored whatever happens here, so a
+// failure is logged, not returned.
+func (w *Writer) setLateModTime(t time.Time) {
+	var err error
+	if h := w.l.be.opts.hooks; h != nil && h.lateModTime != nil {
+		err = h.lateModTime()
+	}
+	if err == nil {
+		err = w.s.setModTime(w.ctx, w.l, t)
+	}
+	if err != nil {
+		w.s.log.Warn("file stored, but not its modification time", "path", w.l.path,
+			"backend", w.l.be.name, "key", w.l.key(), "mtime", t.UTC(), "err", err)
+	}
 }
 
 // Abort discards the upload; the previous version of the file, if any,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -141,12 +142,15 @@ func Run(t *testing.T, target Target) {
 		{"EmptyDirectories", testEmptyDirectories},
 		{"Names", testNames},
 		{"InvalidNames", testInvalidNames},
+		{"KeyTooLong", testKeyTooLong},
 		{"ReadOnlyMount", testReadOnlyMount},
 		{"MountPoints", testMountPoints},
 		{"ReferenceScenario", testReferenceScenario},
 		{"HiddenLooksAbsent", testHiddenLooksAbsent},
 		{"Consistency", testConsistency},
 		{"Times", testTimes},
+		{"TimeRange", testTimeRange},
+		{"DirectoryTimes", testDirectoryTimes},
 		{"ConcurrentUploads", testConcurrentUploads},
 		{"Append", testAppend},
 		{"AppendPermissions", testAppendPermissions},
@@ -594,6 +598,57 @@ func testInvalidNames(f *fixture) {
 	f.sameBytes(f.sess, "/folder2/y", []byte("y"))
 }
 
+// testKeyTooLong: a name whose key (mount prefix included) is longer than
+// every backend takes (1024 bytes, S3's limit) is an invalid name when it
+// would be created, before any byte is taken, and does not exist for
+// lookups; one byte less works. /folder2 is the key prefix "shared/rw/",
+// one byte longer than "/folder2/": the path of the longest file is 1023
+// bytes, whose key is 1024.
+func testKeyTooLong(f *fixture) {
+	seg := strings.Repeat("s", 200) // short enough for every backend's names
+	dir := "/folder2/" + strings.Join([]string{seg, seg, seg, seg}, "/")
+	for _, d := range []string{"/folder2/" + seg, "/folder2/" + seg + "/" + seg, "/folder2/" + seg + "/" + seg + "/" + seg, dir} {
+		f.mkdir(d)
+	}
+	name := dir + "/" + strings.Repeat("f", 1023-len(dir)-1)
+	long := name + "g" // a path of 1024 bytes: acl takes it, the backends not
+	if len(rwPrefix)+len(long)-len("/folder2/") != 1025 {
+		f.t.Fatalf("test name of the wrong length")
+	}
+	f.put(f.sess, name, []byte("fits"))
+	f.sameBytes(f.other, name, []byte("fits"))
+	if got := f.names(f.sess, dir, 10); len(got) != 1 || "/"+got[0] != name[len(dir):] {
+		f.t.Fatalf("listing: %q", got)
+	}
+
+	_, err := f.sess.Create(f.ctx, long)
+	f.mustErr(err, storage.ErrInvalidName, "create of a name too long for the backend")
+	_, err = f.sess.Append(f.ctx, long)
+	f.mustErr(err, storage.ErrInvalidName, "append to a name too long for the backend")
+	// A directory's marker key ends in "/": one byte longer.
+	f.mustErr(f.sess.Mkdir(f.ctx, dir+"/"+strings.Repeat("d", len(name)-len(dir)-1)), storage.ErrInvalidName, "mkdir whose marker key is too long")
+	f.mustErr(f.sess.Rename(f.ctx, name, long), storage.ErrInvalidName, "rename onto a name too long")
+	f.sameBytes(f.sess, name, []byte("fits"))
+	_, err = f.sess.Stat(f.ctx, long)
+	f.mustErr(err, storage.ErrNotExist, "stat of a name too long")
+	_, err = f.sess.Open(f.ctx, long, 0)
+	f.mustErr(err, storage.ErrNotExist, "open of a name too long")
+	f.mustErr(f.sess.Remove(f.ctx, long), storage.ErrNotExist, "remove of a name too long")
+	f.mustErr(f.sess.Chtimes(f.ctx, long, time.Now()), storage.ErrNotExist, "chtimes of a name too long")
+
+	// A directory moved to a longer name would make the file's key too
+	// long: refused, the source whole.
+	f.mustErr(f.sess.Rename(f.ctx, dir, dir+"x"), storage.ErrInvalidName, "rename of a directory making a key too long")
+	f.sameBytes(f.sess, name, []byte("fits"))
+	if _, err := f.sess.Stat(f.ctx, dir+"x"); !errors.Is(err, storage.ErrNotExist) {
+		f.t.Fatalf("a refused directory rename left %v", err)
+	}
+	if err := f.sess.Rename(f.ctx, dir, dir[:len(dir)-1]); err != nil { // shorter: fine
+		f.t.Fatal(err)
+	}
+	f.sameBytes(f.sess, dir[:len(dir)-1]+name[len(dir):], []byte("fits"))
+}
+
 func testReadOnlyMount(f *fixture) {
 	if err := f.raw.WriteAll(f.ctx, roPrefix+"report.csv", []byte("a,b"), nil); err != nil {
 		f.t.Fatal(err)
@@ -774,6 +829,103 @@ func testTimes(f *fixture) {
 		}
 	}
 	f.noMultipart()
+}
+
+// testTimeRange: times outside what every backend stores (Unix
+// nanoseconds in an int64, from the epoch) are refused with
+// ErrInvalidArgument and change nothing; the bounds themselves read back
+// exactly.
+func testTimeRange(f *fixture) {
+	first, last := time.Unix(0, 0).UTC(), time.Unix(0, math.MaxInt64).UTC()
+	when := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	f.put(f.sess, "/t", []byte("t"))
+	if err := f.sess.Chtimes(f.ctx, "/t", when); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, bad := range []time.Time{
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), // MFMT 99991231235959
+		last.Add(time.Nanosecond),
+		first.Add(-time.Nanosecond),
+		time.Date(1901, 12, 13, 20, 45, 52, 0, time.UTC),
+	} {
+		f.mustErr(f.sess.Chtimes(f.ctx, "/t", bad), storage.ErrInvalidArgument, fmt.Sprintf("chtimes %v", bad))
+		if fi, err := f.sess.Stat(f.ctx, "/t"); err != nil || !fi.ModTime().Equal(when) {
+			f.t.Fatalf("after a refused chtimes %v: %v %v, want %v", bad, err, fi.ModTime(), when)
+		}
+	}
+	for _, good := range []time.Time{first, last} {
+		if err := f.sess.Chtimes(f.ctx, "/t", good); err != nil {
+			f.t.Fatalf("chtimes %v: %v", good, err)
+		}
+		for _, s := range []*storage.Session{f.sess, f.other} {
+			if fi, err := s.Stat(f.ctx, "/t"); err != nil || !fi.ModTime().Equal(good) {
+				f.t.Fatalf("stat after chtimes %v: %v %v", good, err, fi.ModTime())
+			}
+		}
+	}
+	// Set while uploading: refused, and the upload goes on without it.
+	start := time.Now()
+	w, err := f.sess.Create(f.ctx, "/u")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.mustErr(w.SetModTime(last.Add(time.Hour)), storage.ErrInvalidArgument, "SetModTime after 2262")
+	if _, err := w.Write([]byte("u")); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	if fi, err := f.sess.Stat(f.ctx, "/u"); err != nil || !recent(fi.ModTime(), start) {
+		f.t.Fatalf("stat after an upload with a refused time: %v %v, want the backend's time", err, fi.ModTime())
+	}
+}
+
+// recent reports whether t is a time a backend set since start (give or
+// take clock skew and a backend's precision).
+func recent(t, start time.Time) bool {
+	return !t.Before(start.Add(-time.Minute)) && !t.After(time.Now().Add(time.Minute))
+}
+
+// testDirectoryTimes: a directory's time is never the zero time. Where the
+// backend knows none (mount points, directories implied by objects below
+// them, directories in object store listings) it is the Unix epoch; a
+// backend may report a real time instead (a marker's, a folder's).
+func testDirectoryTimes(f *fixture) {
+	start := time.Now()
+	epoch := time.Unix(0, 0)
+	f.mkdir("/folder2/made")
+	if err := f.raw.WriteAll(f.ctx, rwPrefix+"implied/obj", []byte("o"), nil); err != nil {
+		f.t.Fatal(err)
+	}
+	check := func(what string, fi *storage.FileInfo) {
+		f.t.Helper()
+		if mt := fi.ModTime(); !mt.Equal(epoch) && !recent(mt, start) {
+			f.t.Fatalf("%s: directory time %v, want the epoch or a time since the test began", what, mt)
+		}
+	}
+	for _, p := range []string{"/", "/folder1", "/folder2", "/folder2/made", "/folder2/implied"} {
+		fi, err := f.sess.Stat(f.ctx, p)
+		if err != nil || !fi.IsDir() {
+			f.t.Fatalf("stat %s: %v", p, err)
+		}
+		check("stat "+p, fi)
+	}
+	for _, dir := range []string{"/", "/folder2"} {
+		ls, err := f.sess.List(f.ctx, dir)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		page, err := ls.Next(f.ctx, 100)
+		if !errors.Is(err, io.EOF) {
+			f.t.Fatalf("list %s: %v", dir, err)
+		}
+		for _, fi := range page {
+			if fi.IsDir() {
+				check("listing of "+dir+": "+fi.Name(), fi)
+			}
+		}
+	}
 }
 
 func testConcurrentUploads(f *fixture) {
