@@ -170,7 +170,16 @@ func (c *ctrlConn) command(line string) error {
 			c.reply(502, "Active mode is disabled: use passive mode (PASV or EPSV).")
 			return nil
 		}
-		if target, ok := parseActive(verb, arg); ok && !s.activeAllowed(target) {
+		// Our parser is the only authority: an argument it does not accept
+		// never reaches the library, whose parser is looser (it reads
+		// "+25" or a field above 255 as a port).
+		target, ok := parseActive(verb, arg)
+		if !ok {
+			s.log.Warn("FTP bounce attempt refused: malformed address", "command", verb, "arg", arg)
+			c.reply(501, "Syntax error: use PORT h1,h2,h3,h4,p1,p2 or EPRT |1|address|port|.")
+			return nil
+		}
+		if !s.activeAllowed(target) {
 			s.log.Warn("FTP bounce attempt refused", "command", verb, "target", target.String())
 			c.reply(501, "Active mode connects only to your own address, on a port of 1024 or more.")
 			return nil

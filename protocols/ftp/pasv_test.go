@@ -165,6 +165,19 @@ func TestActiveMode(t *testing.T) {
 	if n := strings.Count(e.logs.String(), "FTP bounce attempt refused"); n != 5 {
 		t.Fatalf("%d bounce attempts logged", n)
 	}
+	// Arguments only a looser parser reads as privileged ports.
+	for _, line := range []string{
+		"PORT 127,0,0,1,0,587",   // a field above 255: 587 for the library
+		"EPRT |1|127.0.0.1|+25|", // a sign
+		"PORT 127,0,0,1,-1,5",
+		"PORT 127,0,0,1,4",
+		"EPRT |1|127.0.0.1|",
+		"PORT",
+	} {
+		if code, msg := r.cmd(line); code != 501 || !strings.Contains(msg, "Syntax error") {
+			t.Fatalf("%s: %d %q", line, code, msg)
+		}
+	}
 
 	// A genuine active transfer.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
