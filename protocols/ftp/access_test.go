@@ -116,6 +116,35 @@ func TestBadPasswordsAndBan(t *testing.T) {
 	}
 }
 
+// The node's total of sessions: the next connection gets 421 at once,
+// over implicit TLS too, and is admitted again once a session has ended.
+func TestTotalSessionLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{limits: auth.RegistryLimits{Total: 2}})
+	first := e.dialLogin()
+	r, code, _ := dialCtl(t, e.srv.Addr()) // not logged in: it counts too
+	if code != 220 {
+		t.Fatalf("second connection: %d", code)
+	}
+	_, code, msg := dialCtl(t, e.srv.Addr())
+	if code != 421 || msg != "Too many connections, try again later." {
+		t.Fatalf("connection over the total: %d %q", code, msg)
+	}
+	tc := dialTLS(t, e.srv.ImplicitAddr())
+	if code, msg := tc.read(); code != 421 || msg != "Too many connections, try again later." {
+		t.Fatalf("implicit TLS over the total: %d %q", code, msg)
+	}
+	first.expect("QUIT", 221)
+	e.waitIdleBelow(2)
+	r2, code, _ := dialCtl(t, e.srv.Addr())
+	if code != 220 {
+		t.Fatalf("connection after a session ended: %d", code)
+	}
+	r2.expect("USER alice", 331)
+	r2.expect("PASS alice-pw", 230)
+	r.expect("QUIT", 221)
+}
+
 // Session limits: per address and total (the registry's), per user.
 func TestLimits(t *testing.T) {
 	t.Parallel()
@@ -218,6 +247,15 @@ func TestDrain(t *testing.T) {
 		}
 	}
 
+	// STAT without argument, which the library answers during a transfer,
+	// does not end it.
+	if msg := busy.expect("STAT", 211); !strings.Contains(msg, "STOR /slow.bin") {
+		t.Fatalf("STAT during the upload: %q", msg)
+	}
+	if s := e.reg.List(); len(s) != 2 || s[0].Transfer+s[1].Transfer != "upload /slow.bin" {
+		t.Fatalf("registry after STAT: %+v", s)
+	}
+
 	drained := make(chan int)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -252,5 +290,38 @@ func TestDrain(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("drain did not end")
+	}
+}
+
+// A drain whose grace period ends during an upload to S3 cuts the
+// session: the upload is aborted, not committed, the previous object stays
+// whole and no multipart upload is left.
+func TestDrainGraceExpiry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{s3: true})
+	old := randomBytes(1 << 20)
+	e.put(homePrefix+"big.bin", old)
+	r := e.dialLogin()
+	d := r.epsv()
+	r.expect("STOR /big.bin", 150)
+	if _, err := d.Write(randomBytes(12 << 20)); err != nil { // two parts sent: a multipart upload is under way
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if n := e.reg.Drain(ctx); n != 1 {
+		t.Fatalf("drain cut %d sessions, want 1", n)
+	}
+	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.tp.ReadLine(); err == nil {
+		t.Fatal("session not closed at the end of the grace period")
+	}
+	go d.Write(randomBytes(1 << 20)) // the client goes on sending: nothing is stored
+	e.waitLog(notStored)
+	if got := e.get(homePrefix + "big.bin"); !bytes.Equal(got, old) {
+		t.Fatalf("the previous version was replaced (%d bytes)", len(got))
+	}
+	if n := e.multipartUploads(); n != 0 {
+		t.Fatalf("%d multipart uploads left", n)
 	}
 }

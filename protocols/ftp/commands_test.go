@@ -233,7 +233,10 @@ func TestReplies(t *testing.T) {
 		{"RNFR /missing", 550, "No such file or directory."},
 		{"DELE /", 550, "Is a directory."},
 		{"RMD /", 550, "Permission denied."},
-		{"MKD /bad\\name", 550, "File name not allowed."},
+		{"MKD /bad\\name", 553, "File name not allowed."},
+		{"CWD /bad\\name", 553, "File name not allowed."},
+		{"RNFR /a.txt", 350, ""},
+		{"RNTO /bad\\name", 553, "File name not allowed."},
 	} {
 		if c.line == "RETR /missing" {
 			r.epsv()
@@ -249,6 +252,7 @@ func TestReplies(t *testing.T) {
 		}
 	}
 	r.expect("STOR /bad\\name", 553) // needs a data connection only once the name is accepted
+	r.expect("APPE /bad\\name", 553)
 	r.expect("HELP", 502)
 	r.expect("QUIT", 221)
 }
@@ -292,20 +296,7 @@ func TestListingsStream(t *testing.T) {
 	r := e.dialLogin()
 	r.expect("CWD /big", 250)
 	r.expect("MFMT "+when.Format("20060102150405")+" f0007.txt", 213)
-	list := func(cmd string) []string {
-		t.Helper()
-		d := r.epsv()
-		r.expect(cmd, 150)
-		body := string(readAll(t, d))
-		r.want(226)
-		if body == "" {
-			return nil
-		}
-		if !strings.HasSuffix(body, "\r\n") {
-			t.Fatalf("%s: lines do not end in CRLF", cmd)
-		}
-		return strings.Split(strings.TrimSuffix(body, "\r\n"), "\r\n")
-	}
+	list := r.list
 	for _, cmd := range []string{"LIST", "LIST -la", "NLST", "MLSD", "LIST /big"} {
 		lines := list(cmd)
 		if len(lines) != n {
@@ -349,4 +340,120 @@ func TestListingsStream(t *testing.T) {
 	if code, _ := r.cmd("STAT /big"); code < 400 {
 		t.Errorf("STAT of %d entries with a cap of 10: %d", n, code)
 	}
+}
+
+// Arguments the library would misread, or answer with Go error text, are
+// refused with 501 and a plain message before it sees them; PASS needs a
+// USER first.
+func TestArgumentErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	e.put(homePrefix+"f.txt", []byte("hello"))
+
+	r, _, _ := dialCtl(t, e.srv.Addr())
+	if msg := r.expect("PASS x", 503); msg != "Login with USER first." {
+		t.Fatalf("PASS before USER: %q", msg)
+	}
+	r.expect("USER", 501)
+	r.expect("PASS x", 503)
+	r.expect("USER alice", 331) // the connection is still usable
+	r.expect("PASS alice-pw", 230)
+	if logs := e.logs.String(); strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "login failed") {
+		t.Fatalf("PASS before USER reached the login:\n%s", logs)
+	}
+
+	for _, c := range []struct {
+		line string
+		code int
+		msg  string
+	}{
+		{"REST -5", 501, "non-negative decimal"},
+		{"REST abc", 501, "non-negative decimal"},
+		{"REST +5", 501, "non-negative decimal"},
+		{"REST 1.5", 501, "non-negative decimal"},
+		{"REST 99999999999999999999", 501, "non-negative decimal"},
+		{"REST", 501, "non-negative decimal"},
+		{"REST 0", 350, ""},
+		{"MFMT 2020 x", 501, "YYYYMMDDHHMMSS"},
+		{"MFMT 20201301000000 f.txt", 501, "YYYYMMDDHHMMSS"}, // month 13
+		{"MFMT 2020010100000a f.txt", 501, "YYYYMMDDHHMMSS"},
+		{"MFMT 20200101000000. f.txt", 501, "YYYYMMDDHHMMSS"},
+		{"MFMT 20200101000000", 501, "YYYYMMDDHHMMSS"},
+		{"MFMT", 501, "YYYYMMDDHHMMSS"},
+		{"MFMT 99991231235959 f.txt", 501, "2262"}, // past what a time can be stored as
+		{"MFMT 19691231235959 f.txt", 501, "1970"},
+		{"MFMT 20200102030405.123 f.txt", 213, ""},
+		{"MDTM f.txt", 213, "20200102030405"},
+		{"MFMT 19700101000000 f.txt", 213, ""},
+		{"MDTM f.txt", 213, "19700101000000"},
+		{"ALLO abc", 202, ""},
+		{"ALLO 100", 202, ""},
+	} {
+		code, msg := r.cmd(c.line)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: got %d %q, want %d …%q", c.line, code, msg, c.code, c.msg)
+		}
+		for _, leak := range []string{"strconv", "parsing", "Parse", "Atoi", "syntax", "range", "error", "cannot parse"} {
+			if strings.Contains(msg, leak) {
+				t.Errorf("%s: reply %q leaks %q", c.line, msg, leak)
+			}
+		}
+	}
+	// A valid REST still resumes a download.
+	r.expect("REST 3", 350)
+	d := r.epsv()
+	r.expect("RETR f.txt", 150)
+	if got := readAll(t, d); string(got) != "lo" {
+		t.Fatalf("RETR after REST 3: %q", got)
+	}
+	r.want(226)
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Fatalf("errors logged:\n%s", e.logs.String())
+	}
+}
+
+// LIST and NLST ignore every leading ls option (-R lists the directory
+// alone); "--" ends them, so a name starting with "-" can still be listed,
+// as can "./-name".
+func TestListOptions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	e.put(roPrefix+"catalogue.pdf", []byte("pdf"))
+	e.put(homePrefix+"-dash.txt", []byte("dash"))
+	e.put(homePrefix+"sub/deep.txt", []byte("deep"))
+	r := e.dialLogin()
+	names := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			out = append(out, l[strings.LastIndexByte(l, ' ')+1:])
+		}
+		return out
+	}
+	for _, c := range []struct {
+		cmd  string
+		want []string
+	}{
+		{"LIST -a -l /folder1", []string{"catalogue.pdf"}},
+		{"LIST -la /folder1", []string{"catalogue.pdf"}},
+		{"LIST -al -R /folder1", []string{"catalogue.pdf"}},
+		{"LIST -R /sub", []string{"deep.txt"}},
+		{"LIST -R", []string{"folder1", "folder2", "-dash.txt", "sub"}}, // mounts first
+		{"LIST -a -l", []string{"folder1", "folder2", "-dash.txt", "sub"}},
+		{"LIST -l -- -dash.txt", []string{"-dash.txt"}},
+		{"LIST -- -dash.txt", []string{"-dash.txt"}},
+		{"LIST ./-dash.txt", []string{"-dash.txt"}},
+		{"NLST -a -l /folder1", []string{"folder1/catalogue.pdf"}},
+		{"NLST -R sub", []string{"sub/deep.txt"}},
+		{"NLST -- -dash.txt", []string{"-dash.txt"}},
+	} {
+		got := r.list(c.cmd)
+		if strings.HasPrefix(c.cmd, "LIST") {
+			got = names(got)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.cmd, got, c.want)
+		}
+	}
+	r.expect("LIST -la /nowhere", 550)
+	r.expect("LIST -- -nowhere", 550)
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -25,11 +27,19 @@ import (
 //   - It refuses FTP bounce attempts: PORT/EPRT to another address than
 //     the control peer's, or to a port below 1024 (the library checks only
 //     the address), and answers PORT/EPRT with 502 when active mode is off.
+//     Its parser is the only one: an argument it does not accept is
+//     refused, and the library gets the target rewritten in a canonical
+//     form, so its looser parser cannot read another one.
+//   - It refuses, with 501 and a plain message, the arguments the library
+//     would misread or answer with Go error text (REST, MFMT), PASS
+//     before USER, and answers ALLO itself.
 //   - It notices at once when the client goes away (EOF, reset), which an
 //     upload's commit depends on (see upload.Close).
 //   - It sets the reply codes the library cannot: 451 for a backend
 //     outage or a file changed under an append, 421 for a ban or a refused login, 426 for a broken data
-//     connection; and it strips the library's internal error prefixes.
+//     connection, 553 for an invalid name on every command; and it strips
+//     the library's internal error prefixes and replaces the Go errors of
+//     its own that it would send (network errors, a recovered panic).
 //
 // Reads happen on the library's command goroutine only; writes come from
 // it and from transfer goroutines.
@@ -47,6 +57,8 @@ type ctrlConn struct {
 	rbuf []byte // bytes read, not yet split into lines
 	out  []byte // lines ready for the library
 	rerr error  // error to return once out is drained
+
+	user bool // a USER was passed on (command goroutine only)
 
 	wmu  sync.Mutex
 	wbuf []byte // an incomplete reply line
@@ -142,6 +154,16 @@ func (c *ctrlConn) command(line string) error {
 			c.reply(530, "TLS is required on this server: send AUTH TLS first.")
 			return nil
 		}
+		switch {
+		case verb == "USER" && strings.TrimSpace(arg) == "":
+			c.reply(501, "USER needs a user name.")
+			return nil
+		case verb == "USER":
+			c.user = true
+		case !c.user: // the library would try to log in a user without a name
+			c.reply(503, "Login with USER first.")
+			return nil
+		}
 	case "PBSZ", "PROT":
 		if !isTLS {
 			c.reply(503, "Send AUTH TLS first.")
@@ -170,13 +192,12 @@ func (c *ctrlConn) command(line string) error {
 			c.reply(502, "Active mode is disabled: use passive mode (PASV or EPSV).")
 			return nil
 		}
-		// Our parser is the only authority: an argument it does not accept
-		// never reaches the library, whose parser is looser (it reads
-		// "+25" or a field above 255 as a port).
 		target, ok := parseActive(verb, arg)
 		if !ok {
+			// The library's looser parser reads some of these as privileged
+			// ports ("+25", a field above 255): an attempt too.
 			s.log.Warn("FTP bounce attempt refused: malformed address", "command", verb, "arg", arg)
-			c.reply(501, "Syntax error: use PORT h1,h2,h3,h4,p1,p2 or EPRT |1|address|port|.")
+			c.reply(501, "Syntax error: use PORT h1,h2,h3,h4,p1,p2 or EPRT |1|address|port| (|2| for IPv6).")
 			return nil
 		}
 		if !s.activeAllowed(target) {
@@ -184,6 +205,20 @@ func (c *ctrlConn) command(line string) error {
 			c.reply(501, "Active mode connects only to your own address, on a port of 1024 or more.")
 			return nil
 		}
+		line = activeLine(verb, target)
+	case "REST":
+		if !isOffset(arg) {
+			c.reply(501, "REST needs a byte offset: a non-negative decimal integer.")
+			return nil
+		}
+	case "MFMT":
+		if msg := checkMFMT(arg); msg != "" {
+			c.reply(501, msg)
+			return nil
+		}
+	case "ALLO":
+		c.reply(202, "No storage allocation is needed on this server.")
+		return nil
 	case "RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD":
 		if requireTLS && !protP {
 			c.reply(521, "Data connections must be encrypted on this server: send PROT P.")
@@ -191,7 +226,7 @@ func (c *ctrlConn) command(line string) error {
 		}
 	}
 	if strings.HasSuffix(verb, "ABOR") { // clients may prefix Telnet IP/Synch bytes
-		s.abortUpload()
+		s.abortTransfer()
 	}
 	switch verb {
 	case "LIST", "NLST", "MLSD":
@@ -302,6 +337,16 @@ var libraryPrefixes = []string{
 	"Authentication error: ",
 }
 
+// Replies of the library that may end in a Go error of its own (network
+// errors naming our addresses, a recovered panic): what follows the
+// prefix is replaced by text, unless it is one of our messages.
+var libraryErrors = []struct{ prefix, text string }{
+	{"Issue during transfer: ", "Issue during transfer: " + msgDataFailed},
+	{"Issue during transfer close: ", "Issue during transfer close: " + msgDataFailed},
+	{"Could not listen for passive connection: ", "Could not listen for passive connection: " + msgNoPassive},
+	{"Unhandled internal error: ", msgInternal},
+}
+
 // rewriteReply rewrites one reply line and returns it with its code when
 // it is the final line of a reply (0 otherwise).
 func rewriteReply(line string) (string, int) {
@@ -323,6 +368,14 @@ func rewriteReply(line string) (string, int) {
 	for _, p := range libraryPrefixes {
 		text = strings.Replace(text, p, "", 1)
 	}
+	for _, le := range libraryErrors {
+		if rest, ok := strings.CutPrefix(text, le.prefix); ok && !ourMessage(rest) {
+			text = le.text
+		}
+	}
+	if code == 425 && !ourMessage(text) { // the error of opening the data connection
+		text = msgDataOpen
+	}
 	switch {
 	case (code == 550 || code == 450) && (strings.HasSuffix(text, msgUnavailable) || strings.HasSuffix(text, msgChanged)):
 		code = 451
@@ -330,6 +383,10 @@ func rewriteReply(line string) (string, int) {
 		code = 421
 	case code == 550 && (strings.HasSuffix(text, msgDataFailed) || strings.HasSuffix(text, msgAborted)):
 		code = 426
+	case (code == 550 || code == 450) && strings.HasSuffix(text, msgInvalidName):
+		code = 553 // as the library answers STOR, APPE and RNTO, on every command
+	case code == 550 && strings.HasSuffix(text, msgInvalidArgument):
+		code = 501
 	}
 	line = strconv.Itoa(code) + line[3:4] + text + "\r\n"
 	if !final {
@@ -383,8 +440,11 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// parseActive returns the target of a PORT or EPRT argument; ok is false
-// when it does not parse (the library then answers the syntax error).
+// parseActive returns the target of a PORT or EPRT argument (RFC 959,
+// RFC 2428); ok is false unless it is well-formed: exactly six decimal
+// fields of 0 to 255 for PORT; for EPRT, the network protocol 1 with an
+// IPv4 address or 2 with an IPv6 one (no zone), and a decimal port of 1 to
+// 65535. Decimal means ASCII digits only: no sign, no spaces.
 func parseActive(verb, arg string) (netip.AddrPort, bool) {
 	arg = strings.TrimSpace(arg)
 	if verb == "PORT" {
@@ -394,29 +454,102 @@ func parseActive(verb, arg string) (netip.AddrPort, bool) {
 		}
 		var b [6]byte
 		for i, s := range f {
-			v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 8)
-			if err != nil {
+			v, ok := decimal(s, 255)
+			if !ok {
 				return netip.AddrPort{}, false
 			}
 			b[i] = byte(v)
 		}
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), uint16(b[4])<<8|uint16(b[5])), true
+		port := uint16(b[4])<<8 | uint16(b[5])
+		if port == 0 {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), port), true
 	}
-	// EPRT <d><proto><d><addr><d><port><d>
-	if len(arg) < 2 {
+	// EPRT <d><proto><d><addr><d><port><d>, the delimiter a character
+	// that cannot occur in the fields.
+	if len(arg) < 2 || arg[0] < 33 || arg[0] > 126 || strings.ContainsRune("0123456789abcdefABCDEF.:%", rune(arg[0])) {
 		return netip.AddrPort{}, false
 	}
 	f := strings.Split(arg, arg[:1])
-	if len(f) != 5 {
+	if len(f) != 5 || f[0] != "" || f[4] != "" {
 		return netip.AddrPort{}, false
 	}
 	a, err := netip.ParseAddr(f[2])
-	if err != nil {
+	if err != nil || a.Zone() != "" || !(f[1] == "1" && a.Is4() || f[1] == "2" && a.Is6()) {
 		return netip.AddrPort{}, false
 	}
-	port, err := strconv.ParseUint(f[3], 10, 16)
-	if err != nil {
+	port, ok := decimal(f[3], 65535)
+	if !ok || port == 0 {
 		return netip.AddrPort{}, false
 	}
 	return netip.AddrPortFrom(a, uint16(port)), true
+}
+
+// activeLine is the PORT or EPRT command for target, in the form the
+// library reads exactly as parseActive did.
+func activeLine(verb string, target netip.AddrPort) string {
+	a, port := target.Addr(), int(target.Port())
+	if verb == "PORT" {
+		b := a.As4()
+		return fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d\r\n", b[0], b[1], b[2], b[3], port>>8, port&0xff)
+	}
+	proto := 1
+	if a.Is6() {
+		proto = 2
+	}
+	return fmt.Sprintf("EPRT |%d|%s|%d|\r\n", proto, a, port)
+}
+
+// decimal parses 1 to 5 ASCII digits, up to max.
+func decimal(s string, max int) (int, bool) {
+	if s == "" || len(s) > 5 {
+		return 0, false
+	}
+	v := 0
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v, v <= max
+}
+
+// isOffset reports whether a REST argument is a byte offset: a
+// non-negative decimal integer that fits in an int64.
+func isOffset(arg string) bool {
+	if arg == "" || strings.TrimLeft(arg, "0123456789") != "" {
+		return false
+	}
+	_, err := strconv.ParseInt(arg, 10, 64)
+	return err == nil
+}
+
+// The times MFMT accepts: those the storage holds (from the Unix epoch to
+// the end of int64 nanoseconds; it refuses others with
+// storage.ErrInvalidArgument), refused here with a plain 501.
+var (
+	mfmtMin = time.Unix(0, 0).UTC()
+	mfmtMax = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// checkMFMT returns why an MFMT argument ("YYYYMMDDHHMMSS[.sss] path",
+// RFC 3659 time-val, UTC) is refused, or "".
+func checkMFMT(arg string) string {
+	const syntax = "MFMT needs a valid time and a path: MFMT YYYYMMDDHHMMSS[.sss] path (UTC)."
+	ts, name, _ := strings.Cut(arg, " ")
+	digits, frac, hasFrac := strings.Cut(ts, ".")
+	if name == "" || len(digits) != 14 || strings.TrimLeft(digits, "0123456789") != "" ||
+		hasFrac && (frac == "" || len(frac) > 9 || strings.TrimLeft(frac, "0123456789") != "") {
+		return syntax
+	}
+	t, err := time.Parse("20060102150405", ts) // the library's layout; it reads the fraction too
+	if err != nil {
+		return syntax // a month, day or hour that does not exist
+	}
+	if t.Before(mfmtMin) || t.After(mfmtMax) {
+		return "MFMT takes times from 1970 to 2262-04-11 (UTC) only: others cannot be stored."
+	}
+	return ""
 }

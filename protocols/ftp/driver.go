@@ -1,6 +1,7 @@
 package ftp
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -30,6 +31,12 @@ var (
 
 func (d *driver) Name() string { return "wharf" }
 
+// Audit results besides "ok" and what the client was told.
+const (
+	resultAborted     = "aborted"     // by ABOR
+	resultInterrupted = "interrupted" // the data or the control connection broke, or timed out
+)
+
 // audit logs one line per transfer and per change the user made or tried
 // to make: op, path, result ("ok" or what the client was told) and details.
 func (d *driver) audit(op, name string, err error, attrs ...any) {
@@ -37,7 +44,28 @@ func (d *driver) audit(op, name string, err error, attrs ...any) {
 	if err != nil {
 		result = err.Error()
 	}
+	d.auditResult(op, name, result, attrs...)
+}
+
+// auditResult is audit with the result given: "ok", resultAborted,
+// resultInterrupted, or what the client was told.
+func (d *driver) auditResult(op, name, result string, attrs ...any) {
 	d.log.Info("file operation", append([]any{"op", op, "path", name, "result", result}, attrs...)...)
+}
+
+// sendResult is the audit result of a download or a listing: ok only when
+// it was sent whole and the client got 226 for it.
+func sendResult(reply int, aborted, whole bool, err error) string {
+	var re *replyError
+	switch {
+	case reply == 226 && whole:
+		return "ok"
+	case aborted:
+		return resultAborted
+	case errors.As(err, &re) && re != errDataFailed && re.msg != msgClosed:
+		return re.msg // a storage error
+	}
+	return resultInterrupted
 }
 
 // Stat serves CWD, SIZE, MDTM, MLST, RNFR and the listing of a file.

@@ -22,31 +22,50 @@ import (
 // Messages the client sees. The control connection matches some of them
 // exactly: change them together.
 const (
-	msgNotExist     = "No such file or directory."
-	msgPermission   = "Permission denied."
-	msgExist        = "File exists."
-	msgNotEmpty     = "Directory not empty."
-	msgIsDir        = "Is a directory."
-	msgNotDir       = "Not a directory."
-	msgInvalidName  = "File name not allowed."
-	msgQuota        = "Quota exceeded."
-	msgUnavailable  = "Storage temporarily unavailable, try again later." // → 451
-	msgUnsupported  = "Operation not supported."
-	msgClosed       = "Connection closed."
-	msgFailed       = "Operation failed."
-	msgRestUpload   = "An upload resumes only at the end of the file: REST before STOR must give its present size."
-	msgChanged      = "The file changed during the transfer: try again." // → 451
-	msgSeek         = "Cannot seek in this file."
-	msgAborted      = "Upload aborted: the file was not stored."
-	msgClientGone   = "Control connection lost: the file was not stored."
-	msgTooLarge     = "Directory too large to list over FTP."
-	msgDataFailed   = "Data connection failed."
-	msgNotOpen      = "File is not open for this operation."
-	msgLoginFailed  = "Login incorrect."
-	msgBanned       = "Too many failed logins from your address: try again later." // → 421
-	msgLoginDown    = "Login temporarily unavailable, try again later."            // → 421
-	msgUserSessions = "Too many sessions for this user."                           // → 421
+	msgNotExist        = "No such file or directory."
+	msgPermission      = "Permission denied."
+	msgExist           = "File exists."
+	msgNotEmpty        = "Directory not empty."
+	msgIsDir           = "Is a directory."
+	msgNotDir          = "Not a directory."
+	msgInvalidName     = "File name not allowed."                                // → 553 on every command
+	msgInvalidArgument = "Invalid argument: the storage cannot hold this value." // → 501
+	msgQuota           = "Quota exceeded."
+	msgUnavailable     = "Storage temporarily unavailable, try again later." // → 451
+	msgUnsupported     = "Operation not supported."
+	msgClosed          = "Connection closed."
+	msgFailed          = "Operation failed."
+	msgRestUpload      = "An upload resumes only at the end of the file: REST before STOR must give its present size."
+	msgChanged         = "The file changed during the transfer: try again." // → 451
+	msgSeek            = "Cannot seek in this file."
+	msgAborted         = "Upload aborted: the file was not stored."
+	msgClientGone      = "Control connection lost: the file was not stored."
+	msgTooLarge        = "Directory too large to list over FTP."
+	msgDataFailed      = "Data connection failed."
+	msgNotOpen         = "File is not open for this operation."
+	msgLoginFailed     = "Login incorrect."
+	msgBanned          = "Too many failed logins from your address: try again later." // → 421
+	msgLoginDown       = "Login temporarily unavailable, try again later."            // → 421
+	msgUserSessions    = "Too many sessions for this user."                           // → 421
+	msgDataOpen        = "Cannot open the data connection."
+	msgNoPassive       = "No passive port available, try again later."
+	msgNoIPv4          = "PASV needs an IPv4 address: use EPSV"
+	msgInternal        = "Internal error."
 )
+
+// ourMessage reports whether s is one of the messages above: the control
+// connection keeps them where it replaces the library's own error text
+// (see libraryErrors).
+func ourMessage(s string) bool {
+	switch s {
+	case msgNotExist, msgPermission, msgExist, msgNotEmpty, msgIsDir, msgNotDir, msgInvalidName, msgInvalidArgument,
+		msgQuota, msgUnavailable, msgUnsupported, msgClosed, msgFailed, msgRestUpload, msgChanged,
+		msgSeek, msgAborted, msgClientGone, msgTooLarge, msgDataFailed, msgNotOpen, msgLoginFailed,
+		msgBanned, msgLoginDown, msgUserSessions, msgDataOpen, msgNoPassive, msgNoIPv4, msgInternal:
+		return true
+	}
+	return false
+}
 
 // replyError is an error whose message is safe to show to a client.
 type replyError struct {
@@ -74,6 +93,9 @@ var (
 	errLoginDown   = reply(msgLoginDown)
 	errUserLimit   = reply(msgUserSessions)
 )
+
+// errAbort is why an upload ABOR stopped is not stored (for the log).
+var errAbort = errors.New("ABOR")
 
 // mapError turns a storage error into the error the client sees, and logs
 // the original (which may name keys and backends) for the operator. Every
@@ -103,6 +125,8 @@ func mapError(log *slog.Logger, op, name string, err error) error {
 		out = reply(msgNotDir)
 	case errors.Is(err, storage.ErrInvalidName):
 		out = &replyError{msg: msgInvalidName, kind: ftpserver.ErrFileNameNotAllowed}
+	case errors.Is(err, storage.ErrInvalidArgument):
+		out = reply(msgInvalidArgument)
 	case errors.Is(err, storage.ErrQuotaExceeded):
 		out = &replyError{msg: msgQuota, kind: ftpserver.ErrStorageExceeded}
 	case errors.Is(err, storage.ErrUnavailable):

@@ -32,6 +32,7 @@ func TestMapError(t *testing.T) {
 		{storage.ErrIsDir, msgIsDir, nil},
 		{storage.ErrNotDir, msgNotDir, nil},
 		{storage.ErrInvalidName, msgInvalidName, ftpserver.ErrFileNameNotAllowed},
+		{storage.ErrInvalidArgument, msgInvalidArgument, nil},
 		{storage.ErrQuotaExceeded, msgQuota, ftpserver.ErrStorageExceeded},
 		{storage.ErrUnavailable, msgUnavailable, nil},
 		{storage.ErrChanged, msgChanged, nil},
@@ -71,6 +72,26 @@ func TestRewriteReply(t *testing.T) {
 		{"553 Could not access file: driver error: calling GetHandle: " + msgInvalidName + "\r\n",
 			"553 Could not access file: " + msgInvalidName + "\r\n"},
 		{" 550 a listed name\r\n", " 550 a listed name\r\n"},
+		// An invalid name is 553 on every command, MKD included.
+		{`550 Could not create "/bad\name" : ` + msgInvalidName + "\r\n", `553 Could not create "/bad\name" : ` + msgInvalidName + "\r\n"},
+		{"550 Couldn't access /a\\b: " + msgInvalidName + "\r\n", "553 Couldn't access /a\\b: " + msgInvalidName + "\r\n"},
+		{"550 Couldn't access /" + msgInvalidName + ": " + msgNotExist + "\r\n", "550 Couldn't access /" + msgInvalidName + ": " + msgNotExist + "\r\n"},
+		{`550 Couldn't set mtime "2300-01-01T00:00:00Z" for "/f", err: ` + msgInvalidArgument + "\r\n",
+			`501 Couldn't set mtime "2300-01-01T00:00:00Z" for "/f", err: ` + msgInvalidArgument + "\r\n"},
+		// The library's own Go errors never reach the client.
+		{"425 failed to accept passive transfer connection: accept tcp 10.0.0.5:40000: i/o timeout\r\n",
+			"425 Cannot open the data connection.\r\n"},
+		{"425 could not establish active connection: dial tcp 127.0.0.1:5000: connect: connection refused\r\n",
+			"425 Cannot open the data connection.\r\n"},
+		{"550 Issue during transfer: network error: error transferring data: write tcp 10.0.0.5:2121->1.2.3.4:5000: write: broken pipe\r\n",
+			"426 Issue during transfer: " + msgDataFailed + "\r\n"},
+		{"550 Issue during transfer close: error closing transfer connection: close tcp 10.0.0.5:40000: bad\r\n",
+			"426 Issue during transfer close: " + msgDataFailed + "\r\n"},
+		{"421 Could not listen for passive connection: could not find any port to listen to\r\n",
+			"421 Could not listen for passive connection: No passive port available, try again later.\r\n"},
+		{"421 Could not listen for passive connection: PASV needs an IPv4 address: use EPSV\r\n",
+			"421 Could not listen for passive connection: PASV needs an IPv4 address: use EPSV\r\n"},
+		{"500 Unhandled internal error: runtime error: index out of range [3] with length 2\r\n", "500 Internal error.\r\n"},
 	} {
 		if got, _ := rewriteReply(c.in); got != c.out {
 			t.Errorf("%q:\n got %q\nwant %q", c.in, got, c.out)
@@ -92,6 +113,18 @@ func TestParseActive(t *testing.T) {
 		{"EPRT", "!1!127.0.0.1!2000!", "127.0.0.1:2000"},
 		{"EPRT", "|1|host|2000|", ""},
 		{"EPRT", "|1|127.0.0.1|70000|", ""},
+		{"EPRT", "|1|127.0.0.1|025|", "127.0.0.1:25"},
+		{"PORT", "127,0,0,1,0,587", ""},
+		{"PORT", "127,0,0,1,+2,1", ""},
+		{"PORT", "127,0,0,1,0,0", ""},
+		{"PORT", "", ""},
+		{"EPRT", "|1|127.0.0.1|+25|", ""},
+		{"EPRT", "|1|127.0.0.1|0|", ""},
+		{"EPRT", "|1|::1|2000|", ""},
+		{"EPRT", "|2|127.0.0.1|2000|", ""},
+		{"EPRT", "|2|fe80::1%eth0|2000|", ""},
+		{"EPRT", "1127.0.0.1120001", ""},
+		{"EPRT", "", ""},
 	} {
 		got, ok := parseActive(c.verb, c.arg)
 		if (c.want == "") == ok || ok && got != netip.MustParseAddrPort(c.want) {

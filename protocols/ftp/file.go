@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -39,8 +40,9 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 			return nil, err
 		}
 		d.sess.srv.handleOpened()
-		d.sess.startTransfer("download", name)
-		return &download{d: d, name: name, r: r, offset: offset, start: time.Now()}, nil
+		f := &download{d: d, name: name, r: r, offset: offset, start: time.Now()}
+		d.sess.startTransfer("download", name, f.ended)
+		return f, nil
 	}
 	op, open := "upload", d.fs.Create
 	if flags&os.O_APPEND != 0 || offset > 0 {
@@ -73,7 +75,7 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 	d.sess.srv.handleOpened()
 	u := &upload{d: d, op: op, name: name, w: w, cancel: cancel, start: time.Now()}
 	d.sess.setUpload(u)
-	d.sess.startTransfer(op, name)
+	d.sess.startTransfer(op, name, nil) // audited by commit
 	return u, nil
 }
 
@@ -86,32 +88,63 @@ func (d *driver) restError(name string, err error) error {
 	return errRestUpload
 }
 
-// download streams a file to the data connection.
+// download streams a file to the data connection. It is audited when its
+// final reply has been sent (see ended).
 type download struct {
 	d      *driver
 	name   string
 	r      *storage.Reader
 	offset int64
-	n      int64
+	n      atomic.Int64 // bytes sent
 	start  time.Time
 	once   sync.Once
+
+	mu    sync.Mutex
+	whole bool  // the file was read to its end and every byte written
+	err   error // why the copy stopped, if it did
 }
 
-var _ io.WriterTo = (*download)(nil)
+var (
+	_ io.WriterTo                 = (*download)(nil)
+	_ ftpserver.FileTransferError = (*download)(nil)
+)
 
 func (f *download) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
 	f.count(n)
-	if err != nil && err != io.EOF {
-		return n, mapError(f.d.log, "download", f.name, err)
+	switch {
+	case err == io.EOF:
+		f.finish(nil) // the library writes what it got, and fails the transfer if it cannot
+	case err != nil:
+		err = mapError(f.d.log, "download", f.name, err)
+		f.finish(err)
 	}
 	return n, err
 }
 
 func (f *download) count(n int) {
 	if n > 0 {
-		f.n += int64(n)
+		f.n.Add(int64(n))
 		f.d.sess.reg.AddBytes(0, int64(n))
+	}
+}
+
+// finish records the end of the copy: whole when err is nil.
+func (f *download) finish(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.whole, f.err = err == nil, err
+	}
+}
+
+// TransferError is called by the library when its copy failed.
+func (f *download) TransferError(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.whole = false
+	if f.err == nil {
+		f.err = errDataFailed
 	}
 }
 
@@ -126,18 +159,31 @@ func (f *download) WriteTo(w io.Writer) (int64, error) {
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				f.d.log.Debug("download interrupted", "path", f.name, "err", err)
+				f.finish(errDataFailed)
 				return total, errDataFailed
 			}
 			total += int64(n)
 			f.count(n)
 		}
 		if rerr == io.EOF {
+			f.finish(nil)
 			return total, nil
 		}
 		if rerr != nil {
-			return total, mapError(f.d.log, "download", f.name, rerr)
+			err := mapError(f.d.log, "download", f.name, rerr)
+			f.finish(err)
+			return total, err
 		}
 	}
+}
+
+// ended audits the download with its real result (see sendResult).
+func (f *download) ended(reply int, aborted bool) {
+	f.mu.Lock()
+	whole, err := f.whole, f.err
+	f.mu.Unlock()
+	f.d.auditResult("download", f.name, sendResult(reply, aborted, whole, err), "offset", f.offset,
+		"bytes", f.n.Load(), "duration", time.Since(f.start).Round(time.Millisecond))
 }
 
 // Seek accepts only the library's seek to the REST offset the file was
@@ -154,8 +200,6 @@ func (f *download) Write([]byte) (int, error) { return 0, errNotOpen }
 func (f *download) Close() error {
 	f.once.Do(func() {
 		_ = f.r.Close()
-		f.d.audit("download", f.name, nil, "offset", f.offset, "bytes", f.n,
-			"duration", time.Since(f.start).Round(time.Millisecond))
 		f.d.sess.srv.handleClosed()
 	})
 	return nil
@@ -358,11 +402,14 @@ func (u *upload) stats() []any {
 // notStored logs an upload that was discarded and returns the client's
 // error.
 func (u *upload) notStored(cause error) error {
-	level, out := slog.LevelInfo, errAborted
+	level, out, result := slog.LevelInfo, errAborted, resultAborted
 	if errors.Is(cause, errClientGone) || u.d.sess.isGone() {
-		level, out = slog.LevelWarn, errClientGone
+		level, out, result = slog.LevelWarn, errClientGone, resultInterrupted
+	} else if cause != errAbort {
+		result = resultInterrupted // the data connection broke or timed out
 	}
 	u.d.log.Log(context.Background(), level, "upload not stored, previous version kept",
 		append([]any{"path", u.name, "cause", cause.Error()}, u.stats()...)...)
+	u.d.auditResult(u.op, u.name, result, u.stats()...)
 	return out
 }

@@ -360,6 +360,12 @@ func (r *ctl) want(code int) string {
 // epsv opens a passive data connection.
 func (r *ctl) epsv() net.Conn {
 	r.t.Helper()
+	return r.epsvDial(&net.Dialer{Timeout: 5 * time.Second})
+}
+
+// epsvDial opens a passive data connection with d.
+func (r *ctl) epsvDial(dialer *net.Dialer) net.Conn {
+	r.t.Helper()
 	msg := r.expect("EPSV", 229)
 	i, j := strings.Index(msg, "(|||"), strings.LastIndex(msg, "|)")
 	port, err := strconv.Atoi(msg[i+4 : j])
@@ -367,7 +373,7 @@ func (r *ctl) epsv() net.Conn {
 		r.t.Fatalf("EPSV reply %q", msg)
 	}
 	host, _, _ := net.SplitHostPort(r.c.RemoteAddr().String())
-	d, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 5*time.Second)
+	d, err := dialer.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -427,4 +433,21 @@ func readAll(t *testing.T, r io.Reader) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// list runs a listing command over a new passive data connection and
+// returns its lines.
+func (r *ctl) list(cmd string) []string {
+	r.t.Helper()
+	d := r.epsv()
+	r.expect(cmd, 150)
+	body := string(readAll(r.t, d))
+	r.want(226)
+	if body == "" {
+		return nil
+	}
+	if !strings.HasSuffix(body, "\r\n") {
+		r.t.Fatalf("%s: lines do not end in CRLF", cmd)
+	}
+	return strings.Split(strings.TrimSuffix(body, "\r\n"), "\r\n")
 }

@@ -32,7 +32,7 @@ func (d *driver) ReadDir(name string) ([]os.FileInfo, error) {
 	if err != nil {
 		return nil, mapError(d.log, "list", name, err)
 	}
-	d.sess.startTransfer("list", name)
+	d.sess.startTransfer("list", name, nil)
 	limit := d.sess.srv.cfg.MaxListEntries
 	var out []os.FileInfo
 	for {
@@ -99,25 +99,33 @@ func (s *session) takeListing(name string) (*listRequest, string, bool) {
 	return req, path.Clean(dir), true
 }
 
-// listOptions are the ls options clients send with LIST, which are not
-// paths (unless such a file exists).
-var listOptions = []string{"-al", "-la", "-a", "-l"}
-
-// openListing starts the listing req asks for, in the working directory
-// cwd: the argument resolves as the library resolves it, a file lists as
-// itself (except for MLSD), and NLST names are relative to cwd.
-func (d *driver) openListing(req *listRequest, cwd string) (ftpserver.FileTransfer, error) {
-	ctx := d.sess.ctx
-	arg := req.arg
-	for _, o := range listOptions {
-		if strings.HasPrefix(strings.ToLower(arg), o) {
-			if _, err := d.fs.Stat(ctx, absPath(cwd, arg)); err != nil {
-				_, arg, _ = strings.Cut(arg, " ")
-			}
-			break
+// stripOptions removes the ls options clients send before the path of a
+// listing: every leading word that starts with "-" (-a, -l, -la, -R, …).
+// They are ignored: a listing always shows every entry, LIST in the long
+// format, and is never recursive (-R lists the directory alone). "--"
+// ends the options, so "LIST -- -name" lists a file whose name starts with
+// "-", as "LIST ./-name" does.
+func stripOptions(arg string) string {
+	for {
+		arg = strings.TrimLeft(arg, " ")
+		if !strings.HasPrefix(arg, "-") {
+			return arg
+		}
+		word, rest, _ := strings.Cut(arg, " ")
+		arg = rest
+		if word == "--" {
+			return strings.TrimLeft(arg, " ")
 		}
 	}
-	name := absPath(cwd, arg)
+}
+
+// openListing starts the listing req asks for, in the working directory
+// cwd: the argument, without options, resolves as the library resolves
+// it, a file lists as itself (except for MLSD), and NLST names are
+// relative to cwd.
+func (d *driver) openListing(req *listRequest, cwd string) (ftpserver.FileTransfer, error) {
+	ctx := d.sess.ctx
+	name := absPath(cwd, stripOptions(req.arg))
 	fi, err := d.fs.Stat(ctx, name)
 	if err != nil {
 		return nil, mapError(d.log, "list", name, err)
@@ -140,7 +148,7 @@ func (d *driver) openListing(req *listRequest, cwd string) (ftpserver.FileTransf
 			return nil, err
 		}
 	}
-	d.sess.startTransfer("list", name)
+	d.sess.startTransfer("list", name, lt.ended)
 	return lt, nil
 }
 
@@ -175,6 +183,7 @@ func relPath(cwd, p string) string {
 }
 
 // listing is a directory listing read as a file, in the library's formats.
+// It is audited when its final reply has been sent (see ended).
 type listing struct {
 	d      *driver
 	verb   string
@@ -186,8 +195,13 @@ type listing struct {
 	buf    []byte          // formatted entries
 	off    int             // how much of buf was read
 	eof    bool
-	once   sync.Once
+
+	mu    sync.Mutex
+	whole bool  // read to its end
+	err   error // why reading it failed
 }
+
+var _ ftpserver.FileTransferError = (*listing)(nil)
 
 func (lt *listing) Read(p []byte) (int, error) {
 	if lt.off == len(lt.buf) {
@@ -196,9 +210,11 @@ func (lt *listing) Read(p []byte) (int, error) {
 	for len(lt.buf) == 0 {
 		if len(lt.page) == 0 {
 			if lt.eof || lt.ls == nil {
+				lt.finish(true, nil)
 				return 0, io.EOF
 			}
 			if err := lt.fetch(); err != nil {
+				lt.finish(false, err)
 				return 0, err
 			}
 			continue
@@ -265,7 +281,31 @@ func (lt *listing) Seek(offset int64, whence int) (int64, error) {
 
 func (lt *listing) Write([]byte) (int, error) { return 0, errNotOpen }
 
-func (lt *listing) Close() error {
-	lt.once.Do(func() { lt.d.audit("list", lt.name, nil) })
-	return nil
+func (lt *listing) finish(whole bool, err error) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if lt.err == nil {
+		lt.whole, lt.err = whole, err
+	}
 }
+
+// TransferError is called by the library when its copy failed: the
+// listing read to its end may not have reached the client.
+func (lt *listing) TransferError(error) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	lt.whole = false
+	if lt.err == nil {
+		lt.err = errDataFailed
+	}
+}
+
+// ended audits the listing with its real result (see sendResult).
+func (lt *listing) ended(reply int, aborted bool) {
+	lt.mu.Lock()
+	whole, err := lt.whole, lt.err
+	lt.mu.Unlock()
+	lt.d.auditResult("list", lt.name, sendResult(reply, aborted, whole, err))
+}
+
+func (lt *listing) Close() error { return nil }

@@ -98,7 +98,7 @@ func imdsCall(ctx context.Context, client *http.Client, method, url, header, val
 
 // errNoIPv4 answers PASV on a control connection without an IPv4 address
 // when no public address is configured.
-var errNoIPv4 = errors.New("PASV needs an IPv4 address: use EPSV")
+var errNoIPv4 = reply(msgNoIPv4)
 
 // pasvIP is the library's PublicIPResolver: the public address, else the
 // local IPv4 address of the control connection.
@@ -116,7 +116,8 @@ func (s *Server) pasvIP(cc ftpserver.ClientContext) (string, error) {
 
 // dataListener wraps the library's passive listeners: every data
 // connection fails when it stays idle (no byte moved) for the idle timeout,
-// so a stalled client cannot hold a transfer, and an upload, open forever.
+// so a stalled client cannot hold a transfer, and an upload, open forever;
+// a slow client that keeps reading or sending is never cut off.
 type dataListener struct {
 	net.Listener
 	idle time.Duration
@@ -167,9 +168,56 @@ func (c *dataConn) pending() int {
 	return pendingBytes(rc)
 }
 
+// progressChecks is how many times per idle timeout a blocked Write looks
+// for progress.
+const progressChecks = 4
+
+// Write fails only when no byte has moved for the idle timeout: none taken
+// by the kernel and, where the system tells, none acknowledged by the
+// client. A deadline on the whole Write would fail a large write to a
+// slow client that keeps reading; and the kernel wakes a blocked writer
+// only once about a third of the send buffer (megabytes) is free, which
+// takes a slow reader a long time, so smaller writes would not help
+// either. So a Write that has waited a quarter of the idle timeout looks
+// at the socket's unacknowledged bytes, and goes on while they move. A
+// stall fails within a quarter of the timeout after the timeout; a fast
+// transfer makes the same system calls as without a deadline.
 func (c *dataConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
-		return 0, err
+	var done int
+	now := time.Now()
+	moved := now // when a byte last moved, as far as we know
+	queued := -1 // the unacknowledged bytes at the last look; -1 before the first
+	for {
+		if err := c.Conn.SetWriteDeadline(now.Add(c.idle / progressChecks)); err != nil {
+			return done, err
+		}
+		n, err := c.Conn.Write(p[done:])
+		done += n
+		if err == nil || !isTimeout(err) {
+			return done, err
+		}
+		now = time.Now()
+		if q := c.unacked(); q >= 0 {
+			if q != queued { // the first look counts too: the kernel may not have woken us for a while
+				moved = now
+			}
+			queued = q
+		}
+		if n > 0 {
+			moved = now
+		}
+		if now.Sub(moved) >= c.idle {
+			return done, err
+		}
 	}
-	return c.Conn.Write(p)
+}
+
+// unacked returns the bytes written to the connection and not yet
+// acknowledged by the peer, or -1 when unknown.
+func (c *dataConn) unacked() int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	return unackedBytes(rc)
 }

@@ -145,38 +145,62 @@ func TestPASVOtherAddress(t *testing.T) {
 }
 
 // Active mode, when enabled, connects only to the control peer's address
-// on ports of 1024 or more: bounce attempts are refused and logged.
+// on ports of 1024 or more: bounce attempts are refused and logged. Our
+// parser is the only one: an argument it does not accept is refused, even
+// where the library's looser one would have computed a target (a byte
+// above 255, a signed port).
 func TestActiveMode(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{cfg: func(c *ftp.Config) { c.ActiveMode = true }})
 	e.put(homePrefix+"f.txt", []byte("hello"))
 	r := e.dialLogin()
-	for _, line := range []string{
-		"PORT 127,0,0,1,0,25",     // SMTP on the client's host
-		"PORT 10,1,2,3,19,136",    // another host
-		"EPRT |1|127.0.0.2|5000|", // another address
-		"EPRT |1|127.0.0.1|1023|", // a privileged port
-		"EPRT |2|::ffff:10.0.0.1|2000|",
+	bounces := 0
+	for _, c := range []struct {
+		line   string
+		bounce bool // well-formed, refused as a bounce attempt; else malformed
+	}{
+		{"PORT 127,0,0,1,0,25", true},     // SMTP on the client's host
+		{"PORT 10,1,2,3,19,136", true},    // another host
+		{"EPRT |1|127.0.0.2|5000|", true}, // another address
+		{"EPRT |1|127.0.0.1|1023|", true}, // a privileged port
+		{"EPRT |2|::ffff:10.0.0.1|2000|", true},
+		{"EPRT |1|127.0.0.1|025|", true},  // port 25 with a leading zero
+		{"PORT 127,0,0,1,0,587", false},   // the library reads port 587
+		{"EPRT |1|127.0.0.1|+25|", false}, // the library reads port 25
+		{"PORT 127,0,0,1,+2,1", false},
+		{"PORT 127,0,0,1,-1,5", false},
+		{"PORT 127,0,0,1,4, 1", false},
+		{"PORT", false},
+		{"EPRT", false},
+		{"PORT ", false},
+		{"EPRT |||||", false},
+		{"PORT 127,0,0,1,4", false},
+		{"PORT 127,0,0,1,4,1,7", false},
+		{"PORT 127,0,0,1,0,0", false},
+		{"EPRT |1|127.0.0.1|5000|x|", false},
+		{"EPRT |1|127.0.0.1|5000", false},
+		{"EPRT |1|127.0.0.1|", false},
+		{"EPRT |1|127.0.0.1|0|", false},
+		{"EPRT |1|127.0.0.1|65536|", false},
+		{"EPRT |1|::1|5000|", false}, // protocol 1 is IPv4
+		{"EPRT |2|127.0.0.1|5000|", false},
+		{"EPRT |3|127.0.0.1|5000|", false},
+		{"EPRT |1|localhost|5000|", false},
 	} {
-		if code, msg := r.cmd(line); code != 501 || !strings.Contains(msg, "your own address") {
-			t.Fatalf("%s: %d %q", line, code, msg)
+		code, msg := r.cmd(c.line)
+		want := "your own address"
+		if !c.bounce {
+			want = "Syntax error"
 		}
-	}
-	if n := strings.Count(e.logs.String(), "FTP bounce attempt refused"); n != 5 {
-		t.Fatalf("%d bounce attempts logged", n)
-	}
-	// Arguments only a looser parser reads as privileged ports.
-	for _, line := range []string{
-		"PORT 127,0,0,1,0,587",   // a field above 255: 587 for the library
-		"EPRT |1|127.0.0.1|+25|", // a sign
-		"PORT 127,0,0,1,-1,5",
-		"PORT 127,0,0,1,4",
-		"EPRT |1|127.0.0.1|",
-		"PORT",
-	} {
-		if code, msg := r.cmd(line); code != 501 || !strings.Contains(msg, "Syntax error") {
-			t.Fatalf("%s: %d %q", line, code, msg)
+		if code != 501 || !strings.Contains(msg, want) {
+			t.Errorf("%s: %d %q, want 501 …%q", c.line, code, msg, want)
 		}
+		bounces++
+	}
+	// Malformed arguments are logged as attempts too: some are read as
+	// privileged ports by a looser parser.
+	if n := strings.Count(e.logs.String(), "FTP bounce attempt refused"); n != bounces {
+		t.Fatalf("%d bounce attempts logged, want %d", n, bounces)
 	}
 
 	// A genuine active transfer.
@@ -201,6 +225,25 @@ func TestActiveMode(t *testing.T) {
 	r.expect("RETR /f.txt", 150)
 	if got := <-done; got != "hello" {
 		t.Fatalf("active RETR: %q", got)
+	}
+	r.want(226)
+
+	// EPRT with another delimiter (RFC 2428 allows it; the library's
+	// parser does not): the library gets the target as we read it.
+	r.expect(fmt.Sprintf("EPRT !1!127.0.0.1!%d!", p), 200)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		done <- string(b)
+	}()
+	r.expect("RETR /f.txt", 150)
+	if got := <-done; got != "hello" {
+		t.Fatalf("active RETR after EPRT: %q", got)
 	}
 	r.want(226)
 }

@@ -18,3 +18,16 @@ func pendingBytes(rc syscall.RawConn) int {
 	})
 	return n
 }
+
+// unackedBytes returns how many bytes written to the socket behind rc the
+// peer has not acknowledged yet (sent or not).
+func unackedBytes(rc syscall.RawConn) int {
+	n := -1
+	_ = rc.Control(func(fd uintptr) {
+		v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+		if err == nil {
+			n = v
+		}
+	})
+	return n
+}

@@ -43,10 +43,17 @@ type session struct {
 	timer        *time.Timer  // login timeout
 	upload       *upload      // the upload in progress, for ABOR
 	transferring bool         // a transfer whose final reply is not sent yet
+	aborted      bool         // an ABOR came during it
+	onEnd        endFunc      // audits it once its final reply is known; may be nil
 	listSeq      uint64       // numbers listing requests
 	listReq      *listRequest // the listing the next RETR stands for
 	started      time.Time    // when the client connected (LIST's date format)
 }
+
+// endFunc is told how a transfer ended: the code of its final reply (0
+// when none was sent: the client was gone), and whether an ABOR came
+// during it.
+type endFunc func(reply int, aborted bool)
 
 func newSession(srv *Server, ep *endpoint, raw net.Conn, remote netip.AddrPort) *session {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -108,7 +115,12 @@ func (s *session) end() {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		onEnd, aborted := s.onEnd, s.aborted
+		s.transferring, s.onEnd = false, nil
 		s.mu.Unlock()
+		if onEnd != nil {
+			onEnd(0, aborted) // its reply never went out
+		}
 		if s.reg != nil {
 			s.reg.Close()
 		}
@@ -162,26 +174,43 @@ func (s *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 
 // startTransfer records a transfer in the registry; it ends when its final
 // reply has been sent (see replied), so that a drain never cuts a client
-// off before it has read whether its upload was stored.
-func (s *session) startTransfer(kind, path string) {
+// off before it has read whether its upload was stored. onEnd, if not nil,
+// is then told how it ended.
+func (s *session) startTransfer(kind, path string, onEnd endFunc) {
 	s.mu.Lock()
-	s.transferring = true
+	prev := s.onEnd // a transfer whose reply could not be written
+	s.transferring, s.aborted, s.onEnd = true, false, onEnd
 	s.mu.Unlock()
+	if prev != nil {
+		prev(0, false)
+	}
 	s.reg.StartTransfer(kind, path)
 }
 
-// replied is called after each final reply line was written.
+// replied is called after each final reply line was written; the one that
+// ends a transfer in progress ends it in the registry.
+//
+// A transfer ends with its 226 or its error (4xx, 5xx), or, for STAT of a
+// directory, 212 or 213. While a transfer is under way the library answers
+// two other commands only: STAT without argument, whose 211 is skipped
+// here, and ABOR, whose 426 answers the transfer and ends it; ABOR's own
+// 226 follows, and ends the transfer only when its data connection was
+// not open yet (no other reply comes for it then).
 func (s *session) replied(code int) {
-	if code < 200 {
+	if code < 200 || code == 211 {
 		return
 	}
 	s.mu.Lock()
-	was := s.transferring
-	s.transferring = false
+	was, onEnd, aborted := s.transferring, s.onEnd, s.aborted
+	s.transferring, s.onEnd = false, nil
 	s.mu.Unlock()
-	if was {
-		s.reg.EndTransfer()
+	if !was {
+		return
 	}
+	if onEnd != nil {
+		onEnd(code, aborted)
+	}
+	s.reg.EndTransfer()
 }
 
 func (s *session) setUpload(u *upload) {
@@ -198,13 +227,17 @@ func (s *session) clearUpload(u *upload) {
 	}
 }
 
-// abortUpload discards the upload in progress (ABOR).
-func (s *session) abortUpload() {
+// abortTransfer records an ABOR: the upload in progress is discarded, and
+// the transfer in progress is audited as aborted unless it completed.
+func (s *session) abortTransfer() {
 	s.mu.Lock()
 	u := s.upload
+	if s.transferring {
+		s.aborted = true
+	}
 	s.mu.Unlock()
 	if u != nil {
-		u.fail(errors.New("ABOR"))
+		u.fail(errAbort)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/textproto"
@@ -58,12 +60,31 @@ func TestTLS(t *testing.T) {
 	if n := strings.Count(e.logs.String(), `msg="logged in"`); n != 2 || strings.Count(e.logs.String(), "protocol=ftps") < 2 {
 		t.Fatalf("logins over TLS not logged as ftps:\n%s", e.logs.String())
 	}
-	old := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11}
+	// MinVersion too: Go clients refuse to offer TLS 1.1 by default.
+	old := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11}
 	if c, err := tls.Dial("tcp", e.srv.ImplicitAddr(), old); err == nil {
-		if err := c.Handshake(); err == nil {
-			t.Fatal("TLS 1.1 accepted")
-		}
 		c.Close()
+		t.Fatal("implicit TLS: TLS 1.1 accepted")
+	} else if !strings.Contains(err.Error(), "protocol version") {
+		t.Fatalf("implicit TLS 1.1: %v", err)
+	}
+	// Explicit TLS: the handshake after AUTH TLS fails, and nothing goes on
+	// in clear text on that connection.
+	r, _, _ := dialCtl(t, e.srv.Addr())
+	r.expect("AUTH TLS", 234)
+	tc := tls.Client(r.c, old)
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		t.Fatalf("explicit TLS: TLS 1.1 accepted (%x)", tc.ConnectionState().Version)
+	} else if !strings.Contains(err.Error(), "protocol version") {
+		t.Fatalf("explicit TLS 1.1: %v", err)
+	}
+	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(r.c); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("explicit TLS: the connection is still open after a refused handshake")
+	}
+	if !strings.Contains(e.logs.String(), "TLS handshake failed") {
+		t.Fatal("the refused handshake was not logged")
 	}
 }
 

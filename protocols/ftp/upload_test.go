@@ -104,6 +104,7 @@ func testUploadInterrupted(t *testing.T, s3 bool) {
 		r.want(226)
 		r.expect("NOOP", 200)
 		check(t, "e.bin")
+		e.waitLog("op=upload path=/e.bin result=aborted")
 	})
 	t.Run("complete", func(t *testing.T) {
 		r, d := start(t, "f.bin")
