@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -412,7 +413,7 @@ func (n *s3Native) copyPart(ctx context.Context, dst, src, uploadID string, num 
 	}
 	out, err := n.client.UploadPartCopy(ctx, in)
 	switch {
-	case ifMatch != nil && isPreconditionFailed(err):
+	case ifMatch != nil && (isPreconditionFailed(err) || sourceShrank(err)):
 		return types.CompletedPart{}, fmt.Errorf("copy part %d: %w", num, ErrChanged)
 	case err != nil:
 		return types.CompletedPart{}, fmt.Errorf("copy part %d: %w", num, err)
@@ -462,6 +463,24 @@ func s3Error(err error) error {
 func isPreconditionFailed(err error) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed"
+}
+
+// sourceShrank reports whether err says a copy's source no longer has the
+// range or the key asked for: the object was replaced by a smaller one or
+// removed since its size was read. Some servers (versitygw) check the
+// range before the If-Match condition.
+func sourceShrank(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "InvalidRange", "NoSuchKey":
+		return true
+	case "InvalidArgument":
+		return strings.Contains(strings.ToLower(ae.ErrorMessage()), "range")
+	}
+	return false
 }
 
 // keep starts the multipart upload with the present content of the
