@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -526,16 +525,9 @@ func isOffset(arg string) bool {
 	return err == nil
 }
 
-// The times MFMT accepts: those the storage holds (from the Unix epoch to
-// the end of int64 nanoseconds; it refuses others with
-// storage.ErrInvalidArgument), refused here with a plain 501.
-var (
-	mfmtMin = time.Unix(0, 0).UTC()
-	mfmtMax = time.Unix(0, math.MaxInt64).UTC()
-)
-
 // checkMFMT returns why an MFMT argument ("YYYYMMDDHHMMSS[.sss] path",
-// RFC 3659 time-val, UTC) is refused, or "".
+// RFC 3659 time-val, UTC) is refused, or "". A well-formed time the
+// storage cannot hold is refused by the storage (ErrInvalidArgument, 501).
 func checkMFMT(arg string) string {
 	const syntax = "MFMT needs a valid time and a path: MFMT YYYYMMDDHHMMSS[.sss] path (UTC)."
 	ts, name, _ := strings.Cut(arg, " ")
@@ -544,12 +536,8 @@ func checkMFMT(arg string) string {
 		hasFrac && (frac == "" || len(frac) > 9 || strings.TrimLeft(frac, "0123456789") != "") {
 		return syntax
 	}
-	t, err := time.Parse("20060102150405", ts) // the library's layout; it reads the fraction too
-	if err != nil {
+	if _, err := time.Parse("20060102150405", ts); err != nil { // the library's layout; it reads the fraction too
 		return syntax // a month, day or hour that does not exist
-	}
-	if t.Before(mfmtMin) || t.After(mfmtMax) {
-		return "MFMT takes times from 1970 to 2262-04-11 (UTC) only: others cannot be stored."
 	}
 	return ""
 }

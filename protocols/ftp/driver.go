@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -53,9 +54,41 @@ func (d *driver) auditResult(op, name, result string, attrs ...any) {
 	d.log.Info("file operation", append([]any{"op", op, "path", name, "result", result}, attrs...)...)
 }
 
-// sendResult is the audit result of a download or a listing: ok only when
-// it was sent whole and the client got 226 for it.
-func sendResult(reply int, aborted, whole bool, err error) string {
+// sent records how a download or a listing went, for its audit line
+// once its final reply is known.
+type sent struct {
+	mu    sync.Mutex
+	whole bool  // read to its end and every byte written
+	err   error // why it stopped, if it did
+}
+
+// finish records the end of the copy: whole when err is nil. A failure
+// recorded later still counts; nothing after a failure does.
+func (s *sent) finish(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.whole, s.err = err == nil, err
+	}
+}
+
+// TransferError is called by the library when its copy failed: what was
+// read to its end may not have reached the client.
+func (s *sent) TransferError(error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.whole = false
+	if s.err == nil {
+		s.err = errDataFailed
+	}
+}
+
+// result is the audit result: ok only when it was sent whole and the
+// client got 226 for it.
+func (s *sent) result(reply int, aborted bool) string {
+	s.mu.Lock()
+	whole, err := s.whole, s.err
+	s.mu.Unlock()
 	var re *replyError
 	switch {
 	case reply == 226 && whole:

@@ -28,8 +28,8 @@ const (
 	msgNotEmpty        = "Directory not empty."
 	msgIsDir           = "Is a directory."
 	msgNotDir          = "Not a directory."
-	msgInvalidName     = "File name not allowed."                                // → 553 on every command
-	msgInvalidArgument = "Invalid argument: the storage cannot hold this value." // → 501
+	msgInvalidName     = "File name not allowed."                                                                 // → 553 on every command
+	msgInvalidArgument = "Invalid argument: modification times from 1970 to 2262-04-11 (UTC) only can be stored." // → 501; the storage's one such value
 	msgQuota           = "Quota exceeded."
 	msgUnavailable     = "Storage temporarily unavailable, try again later." // → 451
 	msgUnsupported     = "Operation not supported."

@@ -98,10 +98,7 @@ type download struct {
 	n      atomic.Int64 // bytes sent
 	start  time.Time
 	once   sync.Once
-
-	mu    sync.Mutex
-	whole bool  // the file was read to its end and every byte written
-	err   error // why the copy stopped, if it did
+	sent
 }
 
 var (
@@ -126,25 +123,6 @@ func (f *download) count(n int) {
 	if n > 0 {
 		f.n.Add(int64(n))
 		f.d.sess.reg.AddBytes(0, int64(n))
-	}
-}
-
-// finish records the end of the copy: whole when err is nil.
-func (f *download) finish(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err == nil {
-		f.whole, f.err = err == nil, err
-	}
-}
-
-// TransferError is called by the library when its copy failed.
-func (f *download) TransferError(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.whole = false
-	if f.err == nil {
-		f.err = errDataFailed
 	}
 }
 
@@ -177,12 +155,9 @@ func (f *download) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// ended audits the download with its real result (see sendResult).
+// ended audits the download with its real result.
 func (f *download) ended(reply int, aborted bool) {
-	f.mu.Lock()
-	whole, err := f.whole, f.err
-	f.mu.Unlock()
-	f.d.auditResult("download", f.name, sendResult(reply, aborted, whole, err), "offset", f.offset,
+	f.d.auditResult("download", f.name, f.result(reply, aborted), "offset", f.offset,
 		"bytes", f.n.Load(), "duration", time.Since(f.start).Round(time.Millisecond))
 }
 

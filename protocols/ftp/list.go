@@ -8,7 +8,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -195,10 +194,7 @@ type listing struct {
 	buf    []byte          // formatted entries
 	off    int             // how much of buf was read
 	eof    bool
-
-	mu    sync.Mutex
-	whole bool  // read to its end
-	err   error // why reading it failed
+	sent
 }
 
 var _ ftpserver.FileTransferError = (*listing)(nil)
@@ -210,11 +206,11 @@ func (lt *listing) Read(p []byte) (int, error) {
 	for len(lt.buf) == 0 {
 		if len(lt.page) == 0 {
 			if lt.eof || lt.ls == nil {
-				lt.finish(true, nil)
+				lt.finish(nil)
 				return 0, io.EOF
 			}
 			if err := lt.fetch(); err != nil {
-				lt.finish(false, err)
+				lt.finish(err)
 				return 0, err
 			}
 			continue
@@ -281,31 +277,9 @@ func (lt *listing) Seek(offset int64, whence int) (int64, error) {
 
 func (lt *listing) Write([]byte) (int, error) { return 0, errNotOpen }
 
-func (lt *listing) finish(whole bool, err error) {
-	lt.mu.Lock()
-	defer lt.mu.Unlock()
-	if lt.err == nil {
-		lt.whole, lt.err = whole, err
-	}
-}
-
-// TransferError is called by the library when its copy failed: the
-// listing read to its end may not have reached the client.
-func (lt *listing) TransferError(error) {
-	lt.mu.Lock()
-	defer lt.mu.Unlock()
-	lt.whole = false
-	if lt.err == nil {
-		lt.err = errDataFailed
-	}
-}
-
-// ended audits the listing with its real result (see sendResult).
+// ended audits the listing with its real result.
 func (lt *listing) ended(reply int, aborted bool) {
-	lt.mu.Lock()
-	whole, err := lt.whole, lt.err
-	lt.mu.Unlock()
-	lt.d.auditResult("list", lt.name, sendResult(reply, aborted, whole, err))
+	lt.d.auditResult("list", lt.name, lt.result(reply, aborted))
 }
 
 func (lt *listing) Close() error { return nil }
