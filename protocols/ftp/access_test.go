@@ -3,6 +3,7 @@ package ftp_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -175,13 +176,7 @@ func TestLimits(t *testing.T) {
 // waitIdleBelow waits until fewer than n sessions are registered.
 func (e *env) waitIdleBelow(n int) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.reg.Count() >= n {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%d sessions", e.reg.Count())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitFor(fmt.Sprintf("fewer than %d sessions", n), func() bool { return e.reg.Count() < n })
 }
 
 // A connection that does not log in in time is closed; so is a logged-in

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -221,16 +222,22 @@ func (e *env) multipartUploads() int {
 	return e.s3.ListMultipartUploads(e.t, e.s3Bucket)
 }
 
+// waitFor polls cond until it holds, failing the test after 15 s.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // waitLog waits until the server log contains s.
 func (e *env) waitLog(s string) {
 	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(e.logs.String(), s) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("log never contained %q", s)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.waitFor(fmt.Sprintf("the log to contain %q", s), func() bool { return strings.Contains(e.logs.String(), s) })
 }
 
 func clientTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} } // the self-signed certificate

@@ -6,23 +6,20 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // waitBytesOut waits until the session has sent at least n bytes: a
 // transfer is under way.
 func (e *env) waitBytesOut(n int64) {
 	e.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	e.waitFor(fmt.Sprintf("a transfer of %d bytes", n), func() bool {
 		for _, s := range e.reg.List() {
 			if s.BytesOut >= n {
-				return
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("no transfer of %d bytes: %+v", n, e.reg.List())
-		}
-	}
+		return false
+	})
 }
 
 // A download is audited with its real result: ok only when the whole

@@ -313,9 +313,9 @@ func (h *handler) PosixRename(r *sftp.Request) error {
 }
 
 // setstat stores modification times; permissions and owners of an
-// existing file are accepted and ignored (objects have neither). On a file being uploaded by this
-// connection the time goes with the upload. A size change (truncation) is
-// refused.
+// existing file are accepted and ignored (objects have neither). On a file
+// being uploaded by this connection the time goes with the upload. A size
+// change (truncation) is refused.
 func (h *handler) setstat(ctx context.Context, r *sftp.Request, name string) error {
 	s := h.sess
 	flags, attrs := r.AttrFlags(), r.Attributes()

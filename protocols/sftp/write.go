@@ -509,7 +509,7 @@ func (fw *fileWriter) TransferError(err error) {
 func (fw *fileWriter) setModTime(t time.Time) {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	fw.w.SetModTime(t)
+	_ = fw.w.SetModTime(t) // SFTP's unsigned 32-bit seconds are always in the storage's range
 	fw.mtime, fw.mtimeSet = t, true
 }
 
