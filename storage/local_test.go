@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/wharf-gw/wharf/storage"
-	"github.com/wharf-gw/wharf/storage/acl"
 )
 
 // localSession opens a session with every permission on a fresh local
@@ -34,19 +33,7 @@ func localSession(t testing.TB, native bool) (*storage.Session, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := storage.New([]*storage.Backend{be}, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := acl.New([]acl.Mount{{Path: "/", Backend: "disk"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := v.Session("u", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, dir
+	return allSession(t, be, storage.Options{}), dir
 }
 
 // dirNames lists a directory of the disk itself.
@@ -592,9 +579,7 @@ func TestLocalNameTooLongForTheOS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := storage.New([]*storage.Backend{be}, storage.Options{})
-	p, _ := acl.New([]acl.Mount{{Path: "/", Backend: "disk"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
-	s, _ := v.Session("u", p)
+	s := allSession(t, be, storage.Options{})
 	ctx := context.Background()
 	// The directory's own path fits; its marker's temporary file does not.
 	name := "/" + strings.Repeat("n", 220)

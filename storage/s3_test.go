@@ -12,7 +12,6 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/wharf-gw/wharf/storage"
-	"github.com/wharf-gw/wharf/storage/acl"
 	"github.com/wharf-gw/wharf/storage/storagetest"
 )
 
@@ -26,19 +25,7 @@ func s3Session(t testing.TB, opts storage.BackendOptions, budget *storage.Budget
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := storage.New([]*storage.Backend{be}, storage.Options{Budget: budget})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := acl.New([]acl.Mount{{Path: "/", Backend: "s3"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := v.Session("u", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, name
+	return allSession(t, be, storage.Options{Budget: budget}), name
 }
 
 func putBytes(t testing.TB, s *storage.Session, name string, data []byte) {
@@ -207,9 +194,7 @@ func TestS3OutageIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := storage.New([]*storage.Backend{be}, storage.Options{})
-	p, _ := acl.New([]acl.Mount{{Path: "/", Backend: "s3"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
-	s, _ := v.Session("u", p)
+	s := allSession(t, be, storage.Options{})
 	putBytes(t, s, "/f", []byte("f"))
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -239,12 +224,7 @@ func TestIgnoreTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := storage.New([]*storage.Backend{be}, storage.Options{IgnoreTimes: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := acl.New([]acl.Mount{{Path: "/", Backend: "m"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
-	s, _ := v.Session("u", p)
+	s := allSession(t, be, storage.Options{IgnoreTimes: true})
 	ctx := context.Background()
 	w, err := s.Create(ctx, "/f")
 	if err != nil {

@@ -22,10 +22,7 @@ func TestUnknownDirectoryTimeIsEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := storage.New([]*storage.Backend{be}, storage.Options{})
-	p, _ := acl.New([]acl.Mount{{Path: "/", Backend: "m"}, {Path: "/mnt", Backend: "m", Prefix: "mnt/"}},
-		[]acl.Rule{{Pattern: "/", Perms: acl.All}})
-	s, _ := v.Session("u", p)
+	s := allSession(t, be, storage.Options{}, acl.Mount{Path: "/", Backend: "m"}, acl.Mount{Path: "/mnt", Backend: "m", Prefix: "mnt/"})
 	ctx := context.Background()
 	if err := b.WriteAll(ctx, "implied/obj", []byte("o"), nil); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/wharf-gw/wharf/storage"
+	"github.com/wharf-gw/wharf/storage/acl"
 	"github.com/wharf-gw/wharf/storage/storagetest"
 )
 
@@ -18,6 +19,28 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	s3srv.Close()
 	os.Exit(code)
+}
+
+// allSession opens a session with every permission on be, mounted at "/"
+// unless mounts say otherwise, in a VFS with opts.
+func allSession(t testing.TB, be *storage.Backend, opts storage.Options, mounts ...acl.Mount) *storage.Session {
+	t.Helper()
+	v, err := storage.New([]*storage.Backend{be}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounts) == 0 {
+		mounts = []acl.Mount{{Path: "/", Backend: be.Name()}}
+	}
+	p, err := acl.New(mounts, []acl.Rule{{Pattern: "/", Perms: acl.All}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := v.Session("u", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // smallParts makes uploads of a few MiB use several parts.

@@ -12,7 +12,6 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/wharf-gw/wharf/storage"
-	"github.com/wharf-gw/wharf/storage/acl"
 )
 
 // A time set once the metadata is fixed is stored by Close after the
@@ -31,12 +30,7 @@ func TestCloseStoredTimeFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	v, err := storage.New([]*storage.Backend{be}, storage.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := acl.New([]acl.Mount{{Path: "/", Backend: "m"}}, []acl.Rule{{Pattern: "/", Perms: acl.All}})
-	s, _ := v.Session("u", p)
+	s := allSession(t, be, storage.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	start := time.Now()
 	w, err := s.Create(ctx, "/f")
