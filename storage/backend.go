@@ -113,7 +113,7 @@ func NewBackend(name string, bucket *blob.Bucket, opts BackendOptions) (*Backend
 		if !bucket.As(&client) {
 			return nil, fmt.Errorf("backend %q: s3 bucket name given but the bucket is not an S3 bucket", name)
 		}
-		b.s3 = &s3Native{client: client, bucket: opts.S3Bucket}
+		b.s3 = &s3Native{client: client, bucket: opts.S3Bucket, bulk: bulkClient(client.Options().HTTPClient)}
 	}
 	if opts.LocalDir != "" {
 		if !b.disk || !filepath.IsAbs(opts.LocalDir) {

@@ -25,7 +25,11 @@ import (
 type s3Native struct {
 	client *s3.Client
 	bucket string
+	bulk   s3.HTTPClient // for requests whose body is a part buffer: see bulkClient
 }
+
+// withBulk has one request sent by the bulk client.
+func (n *s3Native) withBulk(o *s3.Options) { o.HTTPClient = n.bulk }
 
 // cleanupTimeout bounds the requests that clean up after a failure; they
 // run even when the caller's context has ended.
@@ -183,7 +187,7 @@ func (w *s3Writer) sendPart() error {
 			PartNumber:    aws.Int32(num),
 			Body:          pb.reader(),
 			ContentLength: aws.Int64(pb.n),
-		})
+		}, w.s3.withBulk)
 		if err != nil {
 			w.setErr(fmt.Errorf("upload part %d: %w", num, err))
 			return
@@ -236,7 +240,7 @@ func (w *s3Writer) commit() error {
 			ContentLength: aws.Int64(w.cur.n),
 			ContentType:   aws.String("application/octet-stream"),
 			Metadata:      s3Meta(w.meta()),
-		})
+		}, w.s3.withBulk)
 		if err != nil {
 			return s3Error(err)
 		}
