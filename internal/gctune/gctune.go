@@ -18,10 +18,16 @@ import (
 	"sync"
 )
 
-// Percent bounds: the goal never falls below 1.25 × live (so that a large
+// Percent bounds: the goal never falls below 1.1 × live (so that a large
 // live heap does not collect continuously) and never exceeds 21 × live.
+// A large live heap is a server's many transfer buffers, which hold no
+// pointers and cost a collection next to nothing to mark: measured with
+// bench/sftp (50 clients downloading from S3 at once, about 200 MiB live),
+// 1.1 instead of 1.25 cut the peak RSS from 210–275 MiB to 196–232 MiB
+// for twice the collections (69 against 36; gctrace: 5 % of the time in
+// the collector against 3 %).
 const (
-	MinPercent = 25
+	MinPercent = 10
 	MaxPercent = 2000
 )
 

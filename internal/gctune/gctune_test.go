@@ -18,7 +18,7 @@ func TestPercentFor(t *testing.T) {
 		{1 * MiB, 128 * MiB, MaxPercent},   // capped
 		{8 * MiB, 32 * MiB, 400},           // goal 40 MiB
 		{64 * MiB, 32 * MiB, 50},           // goal 96 MiB
-		{1024 * MiB, 32 * MiB, MinPercent}, // never below 1.25 × live
+		{1024 * MiB, 32 * MiB, MinPercent}, // never below 1.1 × live
 	}
 	for _, tt := range tests {
 		if got := percentFor(tt.live, tt.headroom); got != tt.want {
@@ -52,7 +52,8 @@ func TestTunerFollowsLiveHeap(t *testing.T) {
 	for range 32 {
 		keep = append(keep, make([]byte, 8<<20)) // 256 MiB live
 	}
-	waitPercent(func(p int) bool { return p == MinPercent }, "the minimum with 256 MiB live")
+	// 32 MiB over 256 MiB live (and a little more): 12.
+	waitPercent(func(p int) bool { return p >= MinPercent && p <= 12 }, "about 12 with 256 MiB live")
 
 	keep = nil
 	waitPercent(func(p int) bool { return p >= 200 }, "at least 200 once the heap is freed")

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -130,5 +135,46 @@ func TestParseActive(t *testing.T) {
 		if (c.want == "") == ok || ok && got != netip.MustParseAddrPort(c.want) {
 			t.Errorf("%s %s: %v %v, want %q", c.verb, c.arg, got, ok, c.want)
 		}
+	}
+}
+
+// Every msg constant of errors.go is one ourMessage keeps: a message added
+// there and forgotten in ourMessage would be replaced by a generic text
+// where the library's own error text is rewritten.
+func TestOurMessageKnowsEveryMessage(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "msg") {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Fatalf("%s is not a string literal", name.Name)
+				}
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if !ourMessage(s) {
+					t.Errorf("ourMessage(%s) = false: add it to ourMessage", name.Name)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found %d msg constants in errors.go, want them all", n)
 	}
 }
