@@ -128,6 +128,9 @@ func (f *download) count(n int) {
 
 // WriteTo is what the library's copy uses: one buffer, no extra copy.
 func (f *download) WriteTo(w io.Writer) (int64, error) {
+	if g, _ := guardConn(w, f.d.sess.srv.cfg.IdleTimeout); g != nil {
+		w = g
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -235,7 +238,10 @@ const maxPiece = 4 << 20
 // received). Waiting for data is always one Read, under the data
 // connection's idle timer, and bytes are counted as they arrive.
 func (u *upload) ReadFrom(r io.Reader) (int64, error) {
-	dc, _ := r.(*dataConn)
+	var dc *dataConn
+	if g, d := guardConn(r, u.d.sess.srv.cfg.IdleTimeout); g != nil {
+		r, dc = g, d
+	}
 	var total int64
 	for {
 		if u.failure() != nil {

@@ -197,7 +197,19 @@ type listing struct {
 	sent
 }
 
-var _ ftpserver.FileTransferError = (*listing)(nil)
+var (
+	_ io.WriterTo                 = (*listing)(nil)
+	_ ftpserver.FileTransferError = (*listing)(nil)
+)
+
+// WriteTo is what the library's copy uses: the data connection gets the
+// idle timer if it has none yet (see guardConn).
+func (lt *listing) WriteTo(w io.Writer) (int64, error) {
+	if g, _ := guardConn(w, lt.d.sess.srv.cfg.IdleTimeout); g != nil {
+		w = g
+	}
+	return io.Copy(w, struct{ io.Reader }{lt})
+}
 
 func (lt *listing) Read(p []byte) (int, error) {
 	if lt.off == len(lt.buf) {

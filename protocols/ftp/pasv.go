@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -220,4 +221,69 @@ func (c *dataConn) unacked() int {
 		return -1
 	}
 	return unackedBytes(rc)
+}
+
+// Active-mode data connections are dialled by the library itself, so no
+// dataListener wraps them. Binary-mode downloads, uploads and listings see
+// the connection (the library's copy hands it to their WriteTo or
+// ReadFrom) and put the same idle timer on it with guardConn: a plain
+// connection becomes a dataConn; a TLS one, on which a timed-out write
+// cannot be retried, gets a deadline per TLS record's worth of bytes.
+// TYPE A transfers with the library's line-ending conversion see only its
+// converter: on an active connection they keep the library's behaviour
+// (no idle timer on the data connection).
+
+// tlsPiece is what one write to an active TLS connection sends under one
+// deadline: a TLS record's payload, so the writes are those the
+// connection would make anyway.
+const tlsPiece = 16 << 10
+
+// guardConn returns c under the idle timer when c is a data connection
+// that does not have one yet, else c itself. It returns the dataConn, if
+// any, for the splice of uploads to a local disk.
+func guardConn(c any, idle time.Duration) (io.ReadWriter, *dataConn) {
+	switch c := c.(type) {
+	case *dataConn:
+		return c, c
+	case *tls.Conn:
+		if _, ok := c.NetConn().(*dataConn); ok {
+			return c, nil
+		}
+		return &tlsDeadlines{c: c, idle: idle}, nil
+	case net.Conn:
+		// A *net.TCPConn, or (an upload, which the library copies with
+		// the connection's WriteTo) net's wrapper of one without WriteTo.
+		dc := &dataConn{Conn: c, idle: idle}
+		return dc, dc
+	}
+	return nil, nil
+}
+
+// tlsDeadlines puts the idle timer on an active TLS data connection: every
+// Read, and every tlsPiece of a Write, must move within it.
+type tlsDeadlines struct {
+	c    *tls.Conn
+	idle time.Duration
+}
+
+func (t *tlsDeadlines) Read(p []byte) (int, error) {
+	if err := t.c.SetReadDeadline(time.Now().Add(t.idle)); err != nil {
+		return 0, err
+	}
+	return t.c.Read(p)
+}
+
+func (t *tlsDeadlines) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		if err := t.c.SetWriteDeadline(time.Now().Add(t.idle)); err != nil {
+			return done, err
+		}
+		n, err := t.c.Write(p[done:min(len(p), done+tlsPiece)])
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }

@@ -2,6 +2,9 @@ package ftp_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"syscall"
@@ -71,4 +74,80 @@ func TestSlowDownload(t *testing.T) {
 		t.Fatalf("stalled download failed after %v", s)
 	}
 	e.waitLog("op=download path=/slow.bin result=interrupted")
+}
+
+// Active-mode data connections, which the library dials itself, have the
+// same idle timer as passive ones, with and without TLS: a client that
+// stops reading a download, or stops sending an upload, fails its
+// transfer (the upload is not stored) and keeps its session.
+func TestActiveIdle(t *testing.T) {
+	t.Parallel()
+	const idle = 300 * time.Millisecond
+	e := newEnv(t, options{cfg: func(c *ftp.Config) { c.ActiveMode, c.IdleTimeout = true, idle }})
+	data := randomBytes(6 << 20)
+	e.put(homePrefix+"big.bin", data)
+	for _, secure := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "TLS"}[secure]
+		var r *ctl
+		if secure {
+			r = dialTLS(t, e.srv.ImplicitAddr())
+			r.want(220)
+			r.expect("USER alice", 331)
+			r.expect("PASS alice-pw", 230)
+			r.expect("PBSZ 0", 200)
+			r.expect("PROT P", 200)
+		} else {
+			r = e.dialLogin()
+		}
+		// activeConn has the server connect to a small-window listener
+		// for cmd, and returns the connection it accepted (the TLS
+		// handshake done when secure).
+		activeConn := func(cmd string) net.Conn {
+			t.Helper()
+			l, err := (&net.ListenConfig{Control: smallWindow().Control}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			p := l.Addr().(*net.TCPAddr).Port
+			r.expect(fmt.Sprintf("PORT 127,0,0,1,%d,%d", p>>8, p&0xff), 200)
+			r.expect(cmd, 150)
+			c, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			if secure {
+				tc := tls.Client(c, clientTLS())
+				tc.SetDeadline(time.Now().Add(5 * time.Second))
+				if err := tc.Handshake(); err != nil {
+					t.Fatalf("%s: data connection handshake: %v", name, err)
+				}
+				tc.SetDeadline(time.Time{})
+				return tc
+			}
+			return c
+		}
+
+		activeConn("RETR /big.bin") // never read
+		start := time.Now()
+		if code, msg := r.read(); code != 426 {
+			t.Fatalf("%s: stalled active download: %d %q", name, code, msg)
+		}
+		if s := time.Since(start); s > 10*idle {
+			t.Fatalf("%s: stalled active download failed after %v", name, s)
+		}
+
+		d := activeConn("STOR /big.bin")
+		if _, err := d.Write(randomBytes(1000)); err != nil {
+			t.Fatal(err)
+		}
+		if code, msg := r.read(); code != 426 {
+			t.Fatalf("%s: stalled active upload: %d %q", name, code, msg)
+		}
+		if got := e.get(homePrefix + "big.bin"); !bytes.Equal(got, data) {
+			t.Fatalf("%s: stalled active upload replaced the file (%d bytes)", name, len(got))
+		}
+		r.expect("NOOP", 200) // the session goes on
+	}
 }
