@@ -238,9 +238,10 @@ func (c *dataConn) unacked() int {
 // connection would make anyway.
 const tlsPiece = 16 << 10
 
-// guardConn returns c under the idle timer when c is a data connection
-// that does not have one yet, else c itself. It returns the dataConn, if
-// any, for the splice of uploads to a local disk.
+// guardConn returns the data connection c under the idle timer: c itself
+// when it has one already, else a wrapper; nil when c is not a connection
+// (a TYPE A converter). It also returns the dataConn, if any, for the
+// splice of uploads to a local disk.
 func guardConn(c any, idle time.Duration) (io.ReadWriter, *dataConn) {
 	switch c := c.(type) {
 	case *dataConn:
