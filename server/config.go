@@ -188,6 +188,8 @@ type SFTPConfig struct {
 	SpillDir    string `yaml:"spill_dir"`
 	// ReadWindow is one download's read-ahead.
 	ReadWindow Size `yaml:"read_window"`
+	// WindowBudget bounds all read and write windows of the node together.
+	WindowBudget Size `yaml:"window_budget"`
 }
 
 // AdminConfig configures the admin API, health endpoints and metrics.
@@ -274,7 +276,7 @@ func DefaultConfig() *Config {
 		SFTP: SFTPConfig{Listen: ":2022", IdleTimeout: Duration(sftp.DefaultIdleTimeout),
 			HandshakeTimeout: Duration(sftp.DefaultHandshakeTimeout), AuthTimeout: Duration(sftp.DefaultAuthTimeout),
 			MaxAuthTries: sftp.DefaultMaxAuthTries, WriteWindow: sftp.DefaultWriteWindow,
-			MaxSpill: sftp.DefaultMaxSpill, ReadWindow: sftp.DefaultReadWindow},
+			MaxSpill: sftp.DefaultMaxSpill, ReadWindow: sftp.DefaultReadWindow, WindowBudget: sftp.DefaultWindowBudget},
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080", LoginTTL: Duration(time.Hour)},
 		Limits:   LimitsConfig{MaxSessions: 1000, MaxSessionsPerAddress: 50},
 		Shutdown: ShutdownConfig{Grace: Duration(30 * time.Second)},

@@ -340,7 +340,7 @@ shutdown: {grace: 2m}
 	tests[len(tests)-1].want.SFTP = SFTPConfig{Listen: "0.0.0.0:22", HostKeyFiles: []string{"/etc/wharf/ssh_host_ed25519_key"},
 		Ciphers: []string{"aes256-gcm@openssh.com"}, IdleTimeout: Duration(15 * time.Minute),
 		HandshakeTimeout: Duration(20 * time.Second), AuthTimeout: Duration(time.Minute), MaxAuthTries: 6,
-		WriteWindow: 8 * MiB, MaxSpill: 0, SpillDir: "/var/tmp/wharf", ReadWindow: 2560 * KiB}
+		WriteWindow: 8 * MiB, MaxSpill: 0, SpillDir: "/var/tmp/wharf", ReadWindow: 2560 * KiB, WindowBudget: 256 * MiB}
 	tests[len(tests)-1].want.Admin = AdminConfig{LoginTTL: Duration(time.Hour)}
 	tests[len(tests)-1].want.Limits = LimitsConfig{MaxSessions: 10, MaxSessionsPerAddress: 2}
 	tests[len(tests)-1].want.Shutdown = ShutdownConfig{Grace: Duration(2 * time.Minute)}

@@ -58,7 +58,7 @@ func (c *Config) validateFrontEnds() []string {
 		key    string
 		v, min Size
 	}{{"sftp.write_window", c.SFTP.WriteWindow, 256 * KiB}, {"sftp.read_window", c.SFTP.ReadWindow, 512 * KiB},
-		{"sftp.max_spill", c.SFTP.MaxSpill, 0}} {
+		{"sftp.max_spill", c.SFTP.MaxSpill, 0}, {"sftp.window_budget", c.SFTP.WindowBudget, 16 * MiB}} {
 		if z.v < z.min {
 			add("%s: must be at least %s (got %s)", z.key, z.min, z.v)
 		}

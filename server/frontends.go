@@ -82,6 +82,7 @@ func (s *Server) buildFrontEnds() error {
 			MaxSpill:         spillLimit(cfg.SFTP.MaxSpill),
 			SpillDir:         cfg.SFTP.SpillDir,
 			ReadWindow:       int64(cfg.SFTP.ReadWindow),
+			WindowBudget:     int64(cfg.SFTP.WindowBudget),
 		}, sftp.Deps{Auth: s.auth, VFS: s.vfs, Registry: f.registry, Secrets: s.store, Log: log})
 		if err != nil {
 			return err

@@ -44,7 +44,9 @@ type fileReader struct {
 	closed   bool
 	sent     int64
 	reopens  int
-	behind   int // stragglers served by a request of their own
+	behind   int   // stragglers served by a request of their own
+	held     int64 // the ring's bytes, taken from the server's window budget
+	direct   bool  // the budget was spent: every read is a ranged read of its own
 }
 
 var (
@@ -113,7 +115,7 @@ func (fr *fileReader) ReadAt(p []byte, off int64) (int, error) {
 		switch {
 		case fr.closed:
 			return 0, errClosed
-		case off < fr.start && fr.start-off <= seekBack:
+		case fr.direct || off < fr.start && fr.start-off <= seekBack:
 			return fr.readBehind(p[:end-off], off)
 		case off < fr.start || off > fr.end+fr.window:
 			if fr.fetching { // the fetcher owns the stream until its read returns
@@ -131,25 +133,39 @@ func (fr *fileReader) ReadAt(p []byte, off int64) (int, error) {
 		case fr.err != nil:
 			return 0, toStatus(fr.err)
 		}
-		fr.wantUpTo(end + readAhead)
-		fr.cond.Wait()
+		if fr.wantUpTo(end + readAhead); !fr.direct {
+			fr.cond.Wait()
+		}
 	}
 }
 
 // wantUpTo asks the fetcher to fill the window up to offset o, starting
 // it with the first read: every read served from the window keeps it
 // readAhead ahead, so that reads in order find their bytes there. (Not
-// before a reopen: the fetcher would read towards the new offset.)
+// before a reopen: the fetcher would read towards the new offset.) When
+// the server's window budget cannot give the first read its window, the
+// download goes on without one (direct).
 func (fr *fileReader) wantUpTo(o int64) {
+	if fr.ring == nil {
+		n := min(fr.window, fr.size)
+		if !fr.sess.srv.windows.take(n) {
+			fr.sess.log.Debug("download without a window: the window budget is spent", "path", fr.name)
+			fr.direct = true
+			if fr.r != nil {
+				fr.r.Close()
+				fr.r = nil
+			}
+			return
+		}
+		fr.held = n
+		fr.ring = make([]byte, n)
+		go fr.fetch()
+	}
 	if o = min(o, fr.size); o > fr.want {
 		fr.want = o
 		if o > fr.end && !fr.fetching {
 			fr.wake.Signal()
 		}
-	}
-	if fr.ring == nil {
-		fr.ring = make([]byte, min(fr.window, fr.size))
-		go fr.fetch()
 	}
 }
 
@@ -280,8 +296,10 @@ func (fr *fileReader) Close() error {
 		fr.r.Close()
 		fr.r = nil
 	}
+	fr.ring = nil
+	fr.sess.srv.windows.give(fr.held)
 	fr.sess.endTransfer()
 	fr.sess.audit("download", fr.name, nil, "bytes", fr.sent, "size", fr.size, "reopens", fr.reopens,
-		"behind", fr.behind, "duration", time.Since(fr.started).Round(time.Millisecond))
+		"behind", fr.behind, "direct", fr.direct, "duration", time.Since(fr.started).Round(time.Millisecond))
 	return nil
 }

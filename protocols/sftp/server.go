@@ -75,6 +75,13 @@ type Config struct {
 	// late (default 2.5 MiB: OpenSSH, pkg/sftp and rclone keep 2 MiB of
 	// reads in flight).
 	ReadWindow int64
+	// WindowBudget bounds the memory of every download window and upload
+	// reorder buffer of this server together (default 256 MiB). A
+	// download that finds it spent serves each read with a ranged read
+	// of its own, without a window; an upload spills the writes it would
+	// have reordered in memory (and fails, with a clear error, where
+	// spilling is off or full).
+	WindowBudget int64
 }
 
 // Defaults.
@@ -86,6 +93,7 @@ const (
 	DefaultWriteWindow      = 4 << 20
 	DefaultMaxSpill         = 256 << 20
 	DefaultReadWindow       = 5 << 19
+	DefaultWindowBudget     = 256 << 20
 
 	serverVersion = "SSH-2.0-wharf"
 	// maxChannels bounds the sftp sessions one connection may open.
@@ -152,8 +160,9 @@ type Server struct {
 	log  *slog.Logger
 	keys []hostKey
 
-	ctx    context.Context // ends when Shutdown gives up waiting
-	cancel context.CancelFunc
+	ctx     context.Context // ends when Shutdown gives up waiting
+	cancel  context.CancelFunc
+	windows *memBudget // Config.WindowBudget
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -188,6 +197,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cancel:    scancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
+		windows:   &memBudget{limit: cfg.WindowBudget},
 	}, nil
 }
 
@@ -214,6 +224,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ReadWindow < 2*maxPacket {
 		c.ReadWindow = 2 * maxPacket
+	}
+	if c.WindowBudget <= 0 {
+		c.WindowBudget = DefaultWindowBudget
 	}
 	supported, insecure := ssh.SupportedAlgorithms(), ssh.InsecureAlgorithms()
 	check := func(field string, list *[]string, defaults func() []string, ok, bad []string) error {
@@ -590,3 +603,27 @@ func (s *Server) limits() *limits {
 	h := min(max(s.cfg.ReadWindow*4/5/size, 1), maxOpenFiles)
 	return &limits{packet: maxPacket, read: size, write: size, handles: uint64(h)}
 }
+
+// memBudget is memory that windows take from without waiting: one that
+// finds too little left does without (see Config.WindowBudget), so no
+// transfer ever waits on another's memory.
+type memBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// take reserves n bytes if that many are left.
+func (b *memBudget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+// give returns n bytes taken before.
+func (b *memBudget) give(n int64) { b.used.Add(-n) }

@@ -46,7 +46,8 @@ type fileWriter struct {
 	ctx      context.Context // the handle's: ends at close or when the connection ends
 	cancel   context.CancelFunc
 	w        *storage.Writer
-	window   int64
+	window   int64 // the reorder window, taken from the server's window budget at the first write that needs it
+	held     bool  // the window is taken
 	maxSpill int64
 	spillDir string
 	started  time.Time
@@ -260,16 +261,18 @@ func (fw *fileWriter) WriteAt(p []byte, off int64) (int, error) {
 			}
 			return int(n), nil
 		}
-		if end <= fw.next+fw.window {
+		inWindow := end <= fw.next+fw.window
+		if inWindow && fw.holdWindowLocked() {
 			fw.insertLocked(newSegment(off, p))
 			break
 		}
-		if fw.draining {
+		if !inWindow && fw.draining {
 			fw.cond.Wait() // the stream progresses: wait for room in the window
 			continue
 		}
-		// Far ahead of a gap: keep it on disk until the gap is filled.
-		if err := fw.spillLocked(p, off); err != nil {
+		// Far ahead of a gap, or no memory to reorder it in: keep it on
+		// disk until the gap is filled.
+		if err := fw.spillLocked(p, off, inWindow); err != nil {
 			fw.failLocked(err, nil)
 			return 0, fw.err
 		}
@@ -436,10 +439,26 @@ func (fw *fileWriter) cut(seg *segment, a, b int64) *segment {
 	return c
 }
 
-// spillLocked keeps p, at off, in the spill file.
-func (fw *fileWriter) spillLocked(p []byte, off int64) error {
+// holdWindowLocked takes the reorder window from the server's window
+// budget unless the upload holds it already; false when the budget is
+// spent.
+func (fw *fileWriter) holdWindowLocked() bool {
+	if !fw.held && fw.sess.srv.windows.take(fw.window) {
+		fw.held = true
+	}
+	return fw.held
+}
+
+// spillLocked keeps p, at off, in the spill file. noMemory says why: the
+// write is within the reorder window, but the window budget is spent.
+func (fw *fileWriter) spillLocked(p []byte, off int64, noMemory bool) error {
 	n := int64(len(p))
 	if fw.maxSpill < 0 || fw.spilled+n > fw.maxSpill {
+		if noMemory {
+			return failure(fmt.Sprintf(
+				"upload data arrived out of order (offset %d while waiting for offset %d) while the server has no memory left to reorder it: the upload is cancelled, try again later",
+				off, fw.next))
+		}
 		return failure(fmt.Sprintf(
 			"upload data arrived too far out of order (offset %d while waiting for offset %d): the server cannot reorder it, the upload is cancelled",
 			off, fw.next))
@@ -600,6 +619,10 @@ func (fw *fileWriter) release() {
 		fw.spill.Close()
 	}
 	fw.pending = nil
+	if fw.held {
+		fw.held = false
+		fw.sess.srv.windows.give(fw.window)
+	}
 	fw.cancel()
 	fw.sess.removeWriter(fw.name, fw)
 	fw.sess.endTransfer()

@@ -1,0 +1,117 @@
+package sftp
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+)
+
+// memBudget gives what it has and no more, and takes back what it gave.
+func TestMemBudget(t *testing.T) {
+	t.Parallel()
+	b := &memBudget{limit: 10}
+	for _, step := range []struct {
+		take int64
+		ok   bool
+	}{{4, true}, {6, true}, {1, false}, {-6, true}, {5, true}, {2, false}, {1, true}} {
+		if step.take < 0 {
+			b.give(-step.take)
+			continue
+		}
+		if got := b.take(step.take); got != step.ok {
+			t.Fatalf("take(%d) with %d of 10 used = %v, want %v", step.take, b.used.Load(), got, step.ok)
+		}
+	}
+	if u := b.used.Load(); u != 10 {
+		t.Fatalf("used %d, want 10", u)
+	}
+}
+
+// With the window budget spent, downloads go on without a window (each
+// read a ranged read of its own) and uploads spill what they would have
+// reordered in memory, or fail with a clear error when they cannot
+// spill; every transfer gives its window back when it ends.
+func TestWindowBudgetSpent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		budget   int64
+		maxSpill int64
+		direct   bool
+		spilled  bool
+		fails    string
+	}{
+		{"budget left", DefaultWindowBudget, 4 << 20, false, false, ""},
+		{"spent, spill", 1, 4 << 20, true, true, ""},
+		{"spent, no spill", 1, -1, true, false, "no memory left to reorder it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOpts{cfg: func(c *Config) { c.WindowBudget, c.MaxSpill = tc.budget, tc.maxSpill }})
+			e.addUser("alice", "pw")
+			c := e.client("alice", "pw", sftp.UseConcurrentReads(true))
+			data := randomBytes(t, 5<<20+123)
+			e.putObject("users/alice/big.bin", data)
+
+			f, err := c.Open("/big.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if _, err := io.Copy(&got, f); err != nil {
+				t.Fatalf("download: %v", err)
+			}
+			f.Close()
+			if !bytes.Equal(got.Bytes(), data) {
+				t.Fatalf("downloaded %d bytes, different from the file", got.Len())
+			}
+			waitFor(t, 5*time.Second, "the download's audit line", func() bool {
+				return contains(e.logs.String(), "op=download path=/big.bin")
+			})
+			if want := "direct=" + map[bool]string{false: "false", true: "true"}[tc.direct]; !contains(e.logs.String(), want) {
+				t.Fatalf("download audit does not say %s:\n%s", want, e.logs.String())
+			}
+
+			// Writes that arrive out of order: the second 32 KiB first.
+			w, err := c.Create("/big.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, werr := w.WriteAt(data[32<<10:64<<10], 32<<10)
+			if werr == nil {
+				_, werr = w.WriteAt(data[:32<<10], 0)
+			}
+			cerr := w.Close()
+			switch {
+			case tc.fails != "":
+				err := werr
+				if err == nil {
+					err = cerr
+				}
+				if statusCode(err) != codeFailure || !strings.Contains(err.Error(), tc.fails) {
+					t.Fatalf("upload: %v, want a failure saying %q", err, tc.fails)
+				}
+				if got := e.object("users/alice/big.bin"); !bytes.Equal(got, data) {
+					t.Fatalf("the failed upload replaced the file with %d bytes", len(got))
+				}
+			case werr != nil || cerr != nil:
+				t.Fatalf("upload: write %v, close %v", werr, cerr)
+			default:
+				if got := e.object("users/alice/big.bin"); !bytes.Equal(got, data[:64<<10]) {
+					t.Fatalf("stored %d bytes, not what was written", len(got))
+				}
+			}
+			waitFor(t, 5*time.Second, "the upload's audit line", func() bool {
+				return contains(e.logs.String(), "op=upload path=/big.bin")
+			})
+			if s := contains(e.logs.String(), "spilled="); s != tc.spilled {
+				t.Errorf("upload spilled: %v, want %v", s, tc.spilled)
+			}
+			waitFor(t, 5*time.Second, "the windows given back", func() bool { return e.srv.windows.used.Load() == 0 })
+		})
+	}
+}
