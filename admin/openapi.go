@@ -342,7 +342,7 @@ func buildDocument() *document {
 					"backend": str(""), "prefix": str(`"" or ending in "/".`), "read_only": boolean("")}),
 				"Rule": object([]string{"pattern", "perms"}, schema{"pattern": str("A path pattern such as /uploads/*."),
 					"perms": str("list,read,write,overwrite,append,delete,rename,mkdir,rmdir,setstat; * or none.")}),
-				"Limits":          object(nil, schema{"max_sessions": integer("0: unlimited."), "quota_bytes": integer("0: none.")}),
+				"Limits":          object(nil, schema{"max_sessions": integer("0: unlimited."), "quota_bytes": integer("Bytes the home may hold; an upload past it fails. 0: none.")}),
 				"PasswordRequest": object([]string{"password"}, schema{"password": str("")}),
 				"LoginRequest":    object([]string{"name", "password"}, schema{"name": str("Admin name."), "password": str("")}),
 				"LoginResponse": object([]string{"token", "id", "admin", "expires"}, schema{"token": str("The bearer token."),

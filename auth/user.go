@@ -175,7 +175,7 @@ func contains(list []string, s string) bool {
 // the rules.
 func (u *User) Policy() (*acl.Policy, error) {
 	mounts := make([]acl.Mount, 0, 1+len(u.Mounts))
-	mounts = append(mounts, acl.Mount{Path: "/", Backend: u.Home.Backend, Prefix: u.Home.Prefix})
+	mounts = append(mounts, acl.Mount{Path: "/", Backend: u.Home.Backend, Prefix: u.Home.Prefix, Quota: u.Limits.QuotaBytes})
 	for _, m := range u.Mounts {
 		mounts = append(mounts, acl.Mount{Path: m.Path, Backend: m.Backend, Prefix: m.Prefix, ReadOnly: m.ReadOnly})
 	}

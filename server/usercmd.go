@@ -55,7 +55,7 @@ Options:
                            in their home and mounts; read-only mounts stay
                            read-only)
   --max-sessions N         at most N sessions at once (0: unlimited)
-  --quota SIZE             quota such as 10GiB (0: none)
+  --quota SIZE             quota on the home such as 10GiB (0: none)
   --disabled               add the user disabled
 
 Example:

@@ -50,7 +50,11 @@ func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 	if err := s.check(op, l, acl.Append); err != nil {
 		return nil, err
 	}
-	w := s.newWriter(ctx, l)
+	limit, err := s.allowance(ctx, l, 0) // the kept bytes stay: only new ones count
+	if err != nil {
+		return nil, pathErr(op, l.path, err)
+	}
+	w := s.newWriter(ctx, l, limit)
 	if err := w.keep(attrs.Size, attrs.ETag); err != nil {
 		w.Abort()
 		return nil, pathErr(op, l.path, err)

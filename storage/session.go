@@ -61,6 +61,9 @@ type loc struct {
 	be   *Backend
 	base string // backend prefix + mount prefix: "" or ending in "/"
 	rel  string // path below the mount point, "" for the mount point
+	// quota is the mount's (acl.Mount.Quota): what all keys below base
+	// may hold together; 0 is no limit.
+	quota int64
 }
 
 // key is the object key of a file at l.
@@ -89,7 +92,7 @@ func (s *Session) resolve(op, name string) (loc, error) {
 func (s *Session) locate(p string) loc {
 	m, rel := s.policy.Resolve(p)
 	be := s.vfs.backends[m.Backend]
-	return loc{path: p, be: be, base: be.opts.Prefix + m.Prefix, rel: rel}
+	return loc{path: p, be: be, base: be.opts.Prefix + m.Prefix, rel: rel, quota: m.Quota}
 }
 
 // visible reports whether the user may see the entry at p. The root is

@@ -40,6 +40,7 @@ type Writer struct {
 	ow     objectWriter
 	n      int64
 	kept   int64 // bytes of the previous version ahead of n (Append)
+	limit  int64 // the most bytes the quota lets it write; < 0: no quota
 
 	mu      sync.Mutex
 	done    bool // committed or aborted
@@ -85,14 +86,48 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 	if err := s.statDir(ctx, s.parent(l)); err != nil {
 		return nil, pathErr(op, l.path, err)
 	}
-	return s.newWriter(ctx, l), nil
+	var replaced int64
+	if fi != nil {
+		replaced = fi.size
+	}
+	limit, err := s.allowance(ctx, l, replaced)
+	if err != nil {
+		return nil, pathErr(op, l.path, err)
+	}
+	return s.newWriter(ctx, l, limit), nil
 }
 
-func (s *Session) newWriter(ctx context.Context, l loc) *Writer {
+func (s *Session) newWriter(ctx context.Context, l loc, limit int64) *Writer {
 	wctx, cancel := context.WithCancel(ctx)
-	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel}
+	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel, limit: limit}
 	w.ow = s.vfs.newObjectWriter(wctx, l.be, l.key(), w.metadata)
 	return w
+}
+
+// allowance returns how many bytes an upload to l may write under its
+// mount's quota: the quota less what the files below the mount hold now,
+// of which replaced bytes (the file the upload replaces) go. It is -1
+// without a quota. The usage is counted afresh for every upload, by
+// listing the mount (a LIST request per 1,000 objects on S3), so that a
+// change made anywhere counts at once; uploads running at the same time
+// are not counted against each other.
+func (s *Session) allowance(ctx context.Context, l loc, replaced int64) (int64, error) {
+	if l.quota <= 0 {
+		return -1, nil
+	}
+	used := int64(0)
+	it := l.bucket().List(&blob.ListOptions{Prefix: l.base})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, classify(err)
+		}
+		used += obj.Size
+	}
+	return max(0, l.quota-used+replaced), nil
 }
 
 // newObjectWriter returns the writer for key on be: native multipart on
@@ -134,6 +169,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.owMu.Unlock()
 		return 0, pathErr("write", w.l.path, errAborted)
 	}
+	if w.limit >= 0 && w.n+int64(len(p)) > w.limit {
+		w.owMu.Unlock()
+		w.Abort()
+		return 0, pathErr("write", w.l.path, ErrQuotaExceeded)
+	}
 	n, err := w.ow.Write(p)
 	w.owMu.Unlock()
 	w.n += int64(n)
@@ -152,7 +192,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 // holds the Writer: an Abort from another goroutine waits for it to return.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ow.(io.ReaderFrom)
-	if !ok {
+	if !ok || w.limit >= 0 { // under a quota, every byte goes through Write's check
 		return w.copyFrom(r)
 	}
 	w.owMu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -263,7 +264,7 @@ func (e *env) dialAs(addr, user, pw string, opts ...ftpc.DialOption) *ftpc.Serve
 
 // code returns the FTP reply code of a client error (0 if none).
 func code(err error) int {
-	if tpe, ok := err.(*textproto.Error); ok {
+	if tpe, ok := errors.AsType[*textproto.Error](err); ok {
 		return tpe.Code
 	}
 	return 0

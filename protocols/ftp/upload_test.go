@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharf-gw/wharf/auth"
 	"github.com/wharf-gw/wharf/protocols/ftp"
 )
 
@@ -224,5 +225,32 @@ func TestUploadClientKilled(t *testing.T) {
 	}
 	if n := e.multipartUploads(); n != 0 {
 		t.Fatalf("%d multipart uploads left", n)
+	}
+}
+
+// A user's quota: an upload that would take the home past it fails with
+// 552 and stores nothing; replacing a file frees its bytes.
+func TestQuota(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	e.addUser("quinn", "quinn-pw", func(u *auth.User) { u.Limits.QuotaBytes = 1 << 20 })
+	cl := e.dialAs(e.srv.Addr(), "quinn", "quinn-pw")
+	if err := cl.Stor("/a.bin", bytes.NewReader(randomBytes(600<<10))); err != nil {
+		t.Fatalf("STOR within the quota: %v", err)
+	}
+	err := cl.Stor("/b.bin", bytes.NewReader(randomBytes(600<<10)))
+	wantCode(t, "STOR past the quota", err, 552)
+	if !strings.Contains(err.Error(), "Quota exceeded") {
+		t.Fatalf("STOR past the quota: %v", err)
+	}
+	if e.exists("users/quinn/b.bin") {
+		t.Fatal("the upload past the quota was stored")
+	}
+	data := randomBytes(1 << 20)
+	if err := cl.Stor("/a.bin", bytes.NewReader(data)); err != nil {
+		t.Fatalf("replacing a file up to the quota: %v", err)
+	}
+	if !bytes.Equal(e.get("users/quinn/a.bin"), data) {
+		t.Fatal("the replacement was not stored")
 	}
 }

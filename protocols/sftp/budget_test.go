@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+
+	"github.com/wharf-gw/wharf/auth"
 )
 
 // memBudget gives what it has and no more, and takes back what it gave.
@@ -113,5 +115,43 @@ func TestWindowBudgetSpent(t *testing.T) {
 			}
 			waitFor(t, 5*time.Second, "the windows given back", func() bool { return e.srv.windows.used.Load() == 0 })
 		})
+	}
+}
+
+// A user's quota: an upload that would take the home past it fails with
+// a failure saying so and stores nothing; replacing a file frees its
+// bytes.
+func TestQuota(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.addUser("quinn", "pw", func(u *auth.User) { u.Limits.QuotaBytes = 1 << 20 })
+	c := e.client("quinn", "pw")
+	put := func(name string, data []byte) error {
+		f, err := c.Create(name)
+		if err != nil {
+			return err
+		}
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		return werr
+	}
+	if err := put("/a.bin", randomBytes(t, 600<<10)); err != nil {
+		t.Fatalf("upload within the quota: %v", err)
+	}
+	err := put("/b.bin", randomBytes(t, 600<<10))
+	if statusCode(err) != codeFailure || !strings.Contains(err.Error(), "quota exceeded") {
+		t.Fatalf("upload past the quota: %v, want a failure saying quota exceeded", err)
+	}
+	if _, err := c.Stat("/b.bin"); err == nil {
+		t.Fatal("the upload past the quota was stored")
+	}
+	data := randomBytes(t, 1<<20)
+	if err := put("/a.bin", data); err != nil {
+		t.Fatalf("replacing a file up to the quota: %v", err)
+	}
+	if !bytes.Equal(e.object("users/quinn/a.bin"), data) {
+		t.Fatal("the replacement was not stored")
 	}
 }

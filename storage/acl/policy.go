@@ -14,6 +14,10 @@ type Mount struct {
 	Backend  string // name of a configured backend
 	Prefix   string // key prefix inside the backend: "" or ending in "/"
 	ReadOnly bool   // removes every Modify permission below Path
+	// Quota is the most bytes the files below the mount may hold
+	// together; 0 is no limit. An upload that would go past it fails
+	// with the storage's ErrQuotaExceeded.
+	Quota int64
 }
 
 // A Rule grants Perms at every path its Pattern matches. A pattern is a
@@ -59,6 +63,9 @@ func New(mounts []Mount, rules []Rule) (*Policy, error) {
 		}
 		if err := ValidatePrefix(m.Prefix); err != nil {
 			return nil, fmt.Errorf("mounts[%d]: %w", i, err)
+		}
+		if m.Quota < 0 {
+			return nil, fmt.Errorf("mounts[%d]: negative quota %d", i, m.Quota)
 		}
 		p.mounts = append(p.mounts, m)
 	}

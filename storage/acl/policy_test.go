@@ -302,6 +302,7 @@ func TestNewErrors(t *testing.T) {
 		{"no root mount", []Mount{{Path: "/a", Backend: "b"}}, nil, `mount at "/"`},
 		{"duplicate mount", []Mount{home, {Path: "/a", Backend: "b"}, {Path: "/a", Backend: "c"}}, nil, "declared twice"},
 		{"duplicate root", []Mount{home, home}, nil, "declared twice"},
+		{"negative quota", []Mount{{Path: "/", Backend: "b", Quota: -1}}, nil, "negative quota"},
 		{"relative mount", []Mount{home, {Path: "a", Backend: "b"}}, nil, "canonical"},
 		{"trailing slash mount", []Mount{home, {Path: "/a/", Backend: "b"}}, nil, "canonical"},
 		{"dotdot mount", []Mount{home, {Path: "/a/../b", Backend: "b"}}, nil, "canonical"},

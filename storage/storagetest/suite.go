@@ -71,8 +71,14 @@ const (
 // added to it.
 func ReferencePolicy(tb testing.TB, extra ...acl.Rule) *acl.Policy {
 	tb.Helper()
+	return referencePolicy(tb, 0, extra...)
+}
+
+// referencePolicy is ReferencePolicy with a quota on the home.
+func referencePolicy(tb testing.TB, quota int64, extra ...acl.Rule) *acl.Policy {
+	tb.Helper()
 	p, err := acl.New([]acl.Mount{
-		{Path: "/", Backend: "home", Prefix: homePrefix},
+		{Path: "/", Backend: "home", Prefix: homePrefix, Quota: quota},
 		{Path: "/folder1", Backend: "shared", Prefix: roPrefix, ReadOnly: true},
 		{Path: "/folder2", Backend: "shared", Prefix: rwPrefix},
 	}, append([]acl.Rule{{Pattern: "/", Perms: acl.All}}, extra...))
@@ -86,32 +92,13 @@ func newFixture(t *testing.T, target Target, extra ...acl.Rule) *fixture {
 	t.Helper()
 	nb := target.NewBucket(t)
 	b, opts := nb.Bucket, nb.Opts
-	mk := func(b *blob.Bucket) *storage.Session {
-		home, err := storage.NewBackend("home", b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shared, err := storage.NewBackend("shared", b, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := storage.New([]*storage.Backend{home, shared}, storage.Options{Budget: storage.NewBudget(64 << 20)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := v.Session("alice", ReferencePolicy(t, extra...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 	f := &fixture{t: t, ctx: context.Background(), raw: b, opts: opts, target: target}
-	f.sess = mk(b)
+	f.sess = f.session(b, ReferencePolicy(t, extra...))
 	b2 := b
 	if nb.Reopen != nil {
 		b2 = nb.Reopen(t)
 	}
-	f.other = mk(b2)
+	f.other = f.session(b2, ReferencePolicy(t, extra...))
 	// The mount roots exist the way an administrator would have made them.
 	for _, p := range []string{homePrefix, roPrefix, rwPrefix} {
 		if err := b.WriteAll(f.ctx, p, nil, nil); err != nil {
@@ -119,6 +106,29 @@ func newFixture(t *testing.T, target Target, extra ...acl.Rule) *fixture {
 		}
 	}
 	return f
+}
+
+// session opens alice's session with policy over the backends "home" and
+// "shared", both on b.
+func (f *fixture) session(b *blob.Bucket, policy *acl.Policy) *storage.Session {
+	f.t.Helper()
+	home, err := storage.NewBackend("home", b, f.opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	shared, err := storage.NewBackend("shared", b, f.opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	v, err := storage.New([]*storage.Backend{home, shared}, storage.Options{Budget: storage.NewBudget(64 << 20)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	s, err := v.Session("alice", policy)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
 }
 
 // Run runs the conformance suite against target.
@@ -154,6 +164,7 @@ func Run(t *testing.T, target Target) {
 		{"ConcurrentUploads", testConcurrentUploads},
 		{"Append", testAppend},
 		{"AppendPermissions", testAppendPermissions},
+		{"Quota", testQuota},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1049,4 +1060,64 @@ func testAppendPermissions(f *fixture) {
 	_, err = s.Append(f.ctx, "/folder1/price-list.pdf")
 	f.mustErr(err, storage.ErrPermission, "append in a read-only mount")
 	f.sameBytes(f.sess, "/folder2/sealed/log", []byte("a"))
+}
+
+// A quota on the home counts every file below it, however written, at the
+// start of each upload; an upload that would go past it fails with
+// ErrQuotaExceeded at the write that would, and stores nothing. A file
+// replaced frees its bytes; an append's kept bytes stay counted. Other
+// mounts do not count.
+func testQuota(f *fixture) {
+	s := f.session(f.raw, referencePolicy(f.t, 100))
+	f.put(s, "/a", bytes.Repeat([]byte("a"), 60))
+	f.put(s, "/folder2/big", make([]byte, 1000)) // another mount
+
+	w, err := s.Create(f.ctx, "/b")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 40)); err != nil {
+		f.t.Fatalf("write up to the quota: %v", err)
+	}
+	_, err = w.Write([]byte("x"))
+	f.mustErr(err, storage.ErrQuotaExceeded, "write past the quota")
+	if err := w.Close(); err == nil {
+		f.t.Fatal("close after the quota failure succeeded")
+	}
+	if _, err := s.Stat(f.ctx, "/b"); !errors.Is(err, storage.ErrNotExist) {
+		f.t.Fatalf("the upload past the quota was stored: %v", err)
+	}
+
+	// ReadFrom too, and a file replaced frees its own bytes.
+	w, err = s.Create(f.ctx, "/a")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := w.ReadFrom(bytes.NewReader(make([]byte, 101))); !errors.Is(err, storage.ErrQuotaExceeded) {
+		f.t.Fatalf("ReadFrom past the quota: %v", err)
+	}
+	f.sameBytes(s, "/a", bytes.Repeat([]byte("a"), 60))
+	f.put(s, "/a", bytes.Repeat([]byte("A"), 100))
+
+	// An append keeps its bytes counted.
+	w, err = s.Append(f.ctx, "/a")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	_, err = w.Write([]byte("x"))
+	f.mustErr(err, storage.ErrQuotaExceeded, "append past the quota")
+	w.Abort()
+	f.sameBytes(s, "/a", bytes.Repeat([]byte("A"), 100))
+
+	// What is deleted frees space at once; what is written in the bucket
+	// directly counts at once.
+	if err := s.Remove(f.ctx, "/a"); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.raw.WriteAll(f.ctx, homePrefix+"direct", make([]byte, 90), nil); err != nil {
+		f.t.Fatal(err)
+	}
+	f.put(s, "/c", make([]byte, 10))
+	f.mustErr(f.tryPut(s, "/d", []byte("x")), storage.ErrQuotaExceeded, "upload with the home full from the bucket")
+	f.put(s, "/empty", nil) // nothing written: within any quota
 }
