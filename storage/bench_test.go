@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/wharf-gw/wharf/storage"
+	"github.com/wharf-gw/wharf/storage/acl"
 )
 
 // benchSize is the size of the file the throughput benchmarks move.
@@ -209,5 +210,49 @@ func fill(tb testing.TB, bkt *blob.Bucket, n int) {
 		if err := <-errs; err != nil {
 			tb.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkS3QuotaUpload measures what a quota costs one small upload: the
+// listing of the home that counts its usage, with 1,000 and 10,000 files
+// in it, against the same upload without a quota, interleaved in every
+// iteration (the median of each is reported):
+//
+//	go test ./storage -run '^$' -bench S3QuotaUpload -benchtime 20x
+func BenchmarkS3QuotaUpload(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("files=%d", n), func(b *testing.B) {
+			srv := s3srv.Get(b)
+			name := srv.NewBucket(b)
+			be, err := storage.NewBackend("s3", srv.OpenBucket(b, name), storage.BackendOptions{S3Bucket: name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fill(b, srv.OpenBucket(b, name), n)
+			free := allSession(b, be, storage.Options{})
+			quota := allSession(b, be, storage.Options{}, acl.Mount{Path: "/", Backend: be.Name(), Quota: 1 << 40})
+			ctx := context.Background()
+			upload := func(s *storage.Session) float64 {
+				t0 := time.Now()
+				w, err := s.Create(ctx, "/small.txt")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := w.Write([]byte("hello")); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				return float64(time.Since(t0).Microseconds()) / 1000
+			}
+			var withQ, without []float64
+			for range b.N {
+				withQ = append(withQ, upload(quota))
+				without = append(without, upload(free))
+			}
+			b.ReportMetric(median(withQ), "quota-ms")
+			b.ReportMetric(median(without), "no-quota-ms")
+		})
 	}
 }
