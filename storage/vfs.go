@@ -11,6 +11,7 @@ package storage
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/wharf-gw/wharf/storage/acl"
 )
@@ -32,6 +33,10 @@ type Options struct {
 type VFS struct {
 	backends map[string]*Backend
 	opts     Options
+	// writing holds, per quota'd mount (backend name and key prefix), the
+	// bytes its open writers have written: uploads under one quota count
+	// against each other while they run.
+	writing sync.Map // string → *atomic.Int64
 }
 
 // New returns a VFS over backends, whose names must be unique.

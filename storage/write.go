@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
@@ -40,7 +41,11 @@ type Writer struct {
 	ow     objectWriter
 	n      int64
 	kept   int64 // bytes of the previous version ahead of n (Append)
-	limit  int64 // the most bytes the quota lets it write; < 0: no quota
+	limit  int64 // the most bytes the quota lets the mount's open writers write; < 0: no quota
+	// writing counts the bytes of the mount's open writers (VFS.writing),
+	// counted the bytes this one added to it; both under owMu.
+	writing *atomic.Int64
+	counted int64
 
 	mu      sync.Mutex
 	done    bool // committed or aborted
@@ -100,17 +105,31 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 func (s *Session) newWriter(ctx context.Context, l loc, limit int64) *Writer {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel, limit: limit}
+	if limit >= 0 {
+		c, _ := s.vfs.writing.LoadOrStore(l.be.name+"\x00"+l.base, new(atomic.Int64))
+		w.writing = c.(*atomic.Int64)
+	}
 	w.ow = s.vfs.newObjectWriter(wctx, l.be, l.key(), w.metadata)
 	return w
 }
 
-// allowance returns how many bytes an upload to l may write under its
-// mount's quota: the quota less what the files below the mount hold now,
-// of which replaced bytes (the file the upload replaces) go. It is -1
-// without a quota. The usage is counted afresh for every upload, by
-// listing the mount (a LIST request per 1,000 objects on S3), so that a
-// change made anywhere counts at once; uploads running at the same time
-// are not counted against each other.
+// uncount takes the bytes this writer wrote out of its mount's count of
+// open writers' bytes, once it is closed or aborted. Under owMu.
+func (w *Writer) uncount() {
+	if w.writing != nil {
+		w.writing.Add(-w.counted)
+		w.counted = 0
+	}
+}
+
+// allowance returns how many bytes the open uploads to l's mount may
+// write together under its quota: the quota less what the files below the
+// mount hold now, of which replaced bytes (the file the upload replaces)
+// go. It is -1 without a quota. The usage is counted afresh for every
+// upload, by listing the mount (a LIST request per 1,000 objects on S3),
+// so that a change made anywhere counts at once; uploads running at the
+// same time through this node count against each other as they write
+// (see Writer.Write), those through other nodes only once stored.
 func (s *Session) allowance(ctx context.Context, l loc, replaced int64) (int64, error) {
 	if l.quota <= 0 {
 		return -1, nil
@@ -124,6 +143,9 @@ func (s *Session) allowance(ctx context.Context, l loc, replaced int64) (int64, 
 		}
 		if err != nil {
 			return 0, classify(err)
+		}
+		if l.be.disk && isTempName(obj.Key) {
+			continue // an upload in progress on this disk: its writer counts it
 		}
 		used += obj.Size
 	}
@@ -169,12 +191,21 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.owMu.Unlock()
 		return 0, pathErr("write", w.l.path, errAborted)
 	}
-	if w.limit >= 0 && w.n+int64(len(p)) > w.limit {
-		w.owMu.Unlock()
-		w.Abort()
-		return 0, pathErr("write", w.l.path, ErrQuotaExceeded)
+	if w.writing != nil {
+		k := int64(len(p))
+		if w.writing.Add(k) > w.limit {
+			w.writing.Add(-k)
+			w.owMu.Unlock()
+			w.Abort()
+			return 0, pathErr("write", w.l.path, ErrQuotaExceeded)
+		}
+		w.counted += k
 	}
 	n, err := w.ow.Write(p)
+	if w.writing != nil && n < len(p) {
+		w.writing.Add(int64(n - len(p)))
+		w.counted -= int64(len(p) - n)
+	}
 	w.owMu.Unlock()
 	w.n += int64(n)
 	if err != nil {
@@ -269,6 +300,7 @@ func (w *Writer) Close() error {
 	defer w.cancel()
 	w.owMu.Lock()
 	defer w.owMu.Unlock()
+	defer w.uncount() // stored, its bytes are in the listing
 	if err := w.ctx.Err(); err != nil {
 		w.ow.abort()
 		return pathErr("close", w.l.path, err)
@@ -315,6 +347,7 @@ func (w *Writer) Abort() {
 	w.cancel() // unblocks a Write in progress
 	w.owMu.Lock()
 	defer w.owMu.Unlock()
+	w.uncount()
 	w.ow.abort()
 }
 

@@ -1120,4 +1120,27 @@ func testQuota(f *fixture) {
 	f.put(s, "/c", make([]byte, 10))
 	f.mustErr(f.tryPut(s, "/d", []byte("x")), storage.ErrQuotaExceeded, "upload with the home full from the bucket")
 	f.put(s, "/empty", nil) // nothing written: within any quota
+
+	// Uploads running at the same time count against each other as they
+	// write, and what an aborted one wrote stops counting.
+	for _, name := range []string{"/c", "/direct"} {
+		if err := s.Remove(f.ctx, name); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	a, err := s.Create(f.ctx, "/ca")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := s.Create(f.ctx, "/cb")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := a.Write(make([]byte, 60)); err != nil {
+		f.t.Fatal(err)
+	}
+	_, err = b.Write(make([]byte, 50))
+	f.mustErr(err, storage.ErrQuotaExceeded, "a second upload past the quota with the first")
+	a.Abort()
+	f.put(s, "/cc", make([]byte, 100))
 }
