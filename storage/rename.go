@@ -73,6 +73,9 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 	case !errors.Is(err, ErrNotExist):
 		return pathErr(op, dst.path, err)
 	}
+	if err := s.moveFits(ctx, src, dst, fi, dfi); err != nil {
+		return pathErr(op, dst.path, err)
+	}
 	if !fi.dir {
 		if n := src.be.local; n != nil && src.be == dst.be {
 			if ok, err := n.rename(src.key(), dst.key()); ok {
@@ -243,4 +246,26 @@ func (v *VFS) copyAcross(ctx context.Context, sbe *Backend, srcKey string, dbe *
 		return err
 	}
 	return w.commit()
+}
+
+// moveFits checks that moving fi from src into another mount fits in the
+// destination's quota (a move inside one mount changes nothing). dfi is
+// the file it replaces, or nil.
+func (s *Session) moveFits(ctx context.Context, src, dst loc, fi, dfi *FileInfo) error {
+	if dst.quota <= 0 || src.quotaKey() == dst.quotaKey() {
+		return nil
+	}
+	size := fi.size
+	if fi.dir {
+		n, err := bytesBelow(ctx, src.be, src.dirPrefix())
+		if err != nil {
+			return err
+		}
+		size = n
+	}
+	var replaced int64
+	if dfi != nil {
+		replaced = dfi.size
+	}
+	return s.roomFor(ctx, dst, size, replaced)
 }

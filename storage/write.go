@@ -106,12 +106,15 @@ func (s *Session) newWriter(ctx context.Context, l loc, limit int64) *Writer {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel, limit: limit}
 	if limit >= 0 {
-		c, _ := s.vfs.writing.LoadOrStore(l.be.name+"\x00"+l.base, new(atomic.Int64))
+		c, _ := s.vfs.writing.LoadOrStore(l.quotaKey(), new(atomic.Int64))
 		w.writing = c.(*atomic.Int64)
 	}
 	w.ow = s.vfs.newObjectWriter(wctx, l.be, l.key(), w.metadata)
 	return w
 }
+
+// quotaKey names l's mount in VFS.writing.
+func (l loc) quotaKey() string { return l.be.name + "\x00" + l.base }
 
 // uncount takes the bytes this writer wrote out of its mount's count of
 // open writers' bytes, once it is closed or aborted. Under owMu.
@@ -134,22 +137,49 @@ func (s *Session) allowance(ctx context.Context, l loc, replaced int64) (int64, 
 	if l.quota <= 0 {
 		return -1, nil
 	}
+	used, err := bytesBelow(ctx, l.be, l.base)
+	if err != nil {
+		return 0, err
+	}
+	return max(0, l.quota-used+replaced), nil
+}
+
+// bytesBelow returns the size of all objects below prefix on be, but for
+// the temporary files of uploads in progress on a local disk (their
+// writers count them).
+func bytesBelow(ctx context.Context, be *Backend, prefix string) (int64, error) {
 	used := int64(0)
-	it := l.bucket().List(&blob.ListOptions{Prefix: l.base})
+	it := be.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
-			break
+			return used, nil
 		}
 		if err != nil {
 			return 0, classify(err)
 		}
-		if l.be.disk && isTempName(obj.Key) {
-			continue // an upload in progress on this disk: its writer counts it
+		if be.disk && isTempName(obj.Key) {
+			continue
 		}
 		used += obj.Size
 	}
-	return max(0, l.quota-used+replaced), nil
+}
+
+// roomFor returns nil when size more bytes fit in the quota of l's mount,
+// besides what its open uploads have written, with replaced bytes freed;
+// else an error wrapping ErrQuotaExceeded.
+func (s *Session) roomFor(ctx context.Context, l loc, size, replaced int64) error {
+	avail, err := s.allowance(ctx, l, replaced)
+	if err != nil || avail < 0 {
+		return err
+	}
+	if c, ok := s.vfs.writing.Load(l.quotaKey()); ok {
+		avail -= c.(*atomic.Int64).Load()
+	}
+	if size > avail {
+		return fmt.Errorf("%w: %d bytes do not fit in the %d left", ErrQuotaExceeded, size, max(0, avail))
+	}
+	return nil
 }
 
 // newObjectWriter returns the writer for key on be: native multipart on

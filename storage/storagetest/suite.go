@@ -1143,4 +1143,28 @@ func testQuota(f *fixture) {
 	f.mustErr(err, storage.ErrQuotaExceeded, "a second upload past the quota with the first")
 	a.Abort()
 	f.put(s, "/cc", make([]byte, 100))
+
+	// Moves into the home from another mount count; moves inside it do
+	// not.
+	f.mustErr(s.Rename(f.ctx, "/folder2/big", "/big"), storage.ErrQuotaExceeded, "a move into a full home")
+	if _, err := s.Stat(f.ctx, "/folder2/big"); err != nil {
+		f.t.Fatalf("the refused move lost its source: %v", err)
+	}
+	if err := s.Remove(f.ctx, "/cc"); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := s.Mkdir(f.ctx, "/folder2/d"); err != nil {
+		f.t.Fatal(err)
+	}
+	f.put(s, "/folder2/d/x", make([]byte, 30))
+	f.put(s, "/folder2/d/y", make([]byte, 30))
+	if err := s.Rename(f.ctx, "/folder2/d", "/d"); err != nil {
+		f.t.Fatalf("a directory that fits moved into the home: %v", err)
+	}
+	f.put(s, "/folder2/z", make([]byte, 50))
+	f.mustErr(s.Rename(f.ctx, "/folder2/z", "/z"), storage.ErrQuotaExceeded, "a move past the quota")
+	f.put(s, "/d/w", make([]byte, 40)) // the home is full
+	if err := s.Rename(f.ctx, "/d", "/e"); err != nil {
+		f.t.Fatalf("a move inside the full home: %v", err)
+	}
 }
