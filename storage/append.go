@@ -50,11 +50,11 @@ func (s *Session) Append(ctx context.Context, name string) (*Writer, error) {
 	if err := s.check(op, l, acl.Append); err != nil {
 		return nil, err
 	}
-	limit, err := s.allowance(ctx, l, 0) // the kept bytes stay: only new ones count
-	if err != nil {
+	w := s.newWriter(ctx, l)
+	if err := w.startQuota(ctx, 0); err != nil { // the kept bytes stay: only new ones count
+		w.Abort()
 		return nil, pathErr(op, l.path, err)
 	}
-	w := s.newWriter(ctx, l, limit)
 	if err := w.keep(attrs.Size, attrs.ETag); err != nil {
 		w.Abort()
 		return nil, pathErr(op, l.path, err)

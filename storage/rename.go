@@ -24,7 +24,7 @@ const renameWorkers = 8
 // copied and leaves the source whole, and any failure is returned. Mount
 // points, directories leading to them, and directories with rules of their
 // own below them cannot be moved; an existing directory cannot be replaced.
-func (s *Session) Rename(ctx context.Context, from, to string) error {
+func (s *Session) Rename(ctx context.Context, from, to string) (err error) {
 	const op = "rename"
 	src, err := s.resolve(op, from)
 	if err != nil {
@@ -73,8 +73,16 @@ func (s *Session) Rename(ctx context.Context, from, to string) error {
 	case !errors.Is(err, ErrNotExist):
 		return pathErr(op, dst.path, err)
 	}
-	if err := s.moveFits(ctx, src, dst, fi, dfi); err != nil {
+	added, err := s.moveFits(ctx, src, dst, fi, dfi)
+	if err != nil {
 		return pathErr(op, dst.path, err)
+	}
+	if added != 0 {
+		defer func() {
+			if err == nil {
+				s.addUsage(dst, added)
+			}
+		}()
 	}
 	if !fi.dir {
 		if n := src.be.local; n != nil && src.be == dst.be {
@@ -249,17 +257,18 @@ func (v *VFS) copyAcross(ctx context.Context, sbe *Backend, srcKey string, dbe *
 }
 
 // moveFits checks that moving fi from src into another mount fits in the
-// destination's quota (a move inside one mount changes nothing). dfi is
-// the file it replaces, or nil.
-func (s *Session) moveFits(ctx context.Context, src, dst loc, fi, dfi *FileInfo) error {
+// destination's quota (a move inside one mount changes nothing), and
+// returns the bytes the move adds to it. dfi is the file it replaces, or
+// nil.
+func (s *Session) moveFits(ctx context.Context, src, dst loc, fi, dfi *FileInfo) (int64, error) {
 	if dst.quota <= 0 || src.quotaKey() == dst.quotaKey() {
-		return nil
+		return 0, nil
 	}
 	size := fi.size
 	if fi.dir {
 		n, err := bytesBelow(ctx, src.be, src.dirPrefix())
 		if err != nil {
-			return err
+			return 0, err
 		}
 		size = n
 	}
@@ -267,5 +276,8 @@ func (s *Session) moveFits(ctx context.Context, src, dst loc, fi, dfi *FileInfo)
 	if dfi != nil {
 		replaced = dfi.size
 	}
-	return s.roomFor(ctx, dst, size, replaced)
+	if err := s.roomFor(ctx, dst, size, replaced); err != nil {
+		return 0, err
+	}
+	return size - replaced, nil
 }

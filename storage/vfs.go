@@ -33,10 +33,7 @@ type Options struct {
 type VFS struct {
 	backends map[string]*Backend
 	opts     Options
-	// writing holds, per quota'd mount (backend name and key prefix), the
-	// bytes its open writers have written: uploads under one quota count
-	// against each other while they run.
-	writing sync.Map // string → *atomic.Int64
+	quotas   sync.Map // quotaKey → *quotaState: what this node knows of each quota'd mount
 }
 
 // New returns a VFS over backends, whose names must be unique.

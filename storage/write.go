@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
@@ -40,12 +39,8 @@ type Writer struct {
 	owMu   sync.Mutex // serializes calls into ow
 	ow     objectWriter
 	n      int64
-	kept   int64 // bytes of the previous version ahead of n (Append)
-	limit  int64 // the most bytes the quota lets the mount's open writers write; < 0: no quota
-	// writing counts the bytes of the mount's open writers (VFS.writing),
-	// counted the bytes this one added to it; both under owMu.
-	writing *atomic.Int64
-	counted int64
+	kept   int64        // bytes of the previous version ahead of n (Append)
+	quota  *writerQuota // nil without a quota; under owMu
 
 	mu      sync.Mutex
 	done    bool // committed or aborted
@@ -95,91 +90,19 @@ func (s *Session) Create(ctx context.Context, name string) (*Writer, error) {
 	if fi != nil {
 		replaced = fi.size
 	}
-	limit, err := s.allowance(ctx, l, replaced)
-	if err != nil {
+	w := s.newWriter(ctx, l)
+	if err := w.startQuota(ctx, replaced); err != nil {
+		w.Abort()
 		return nil, pathErr(op, l.path, err)
 	}
-	return s.newWriter(ctx, l, limit), nil
+	return w, nil
 }
 
-func (s *Session) newWriter(ctx context.Context, l loc, limit int64) *Writer {
+func (s *Session) newWriter(ctx context.Context, l loc) *Writer {
 	wctx, cancel := context.WithCancel(ctx)
-	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel, limit: limit}
-	if limit >= 0 {
-		c, _ := s.vfs.writing.LoadOrStore(l.quotaKey(), new(atomic.Int64))
-		w.writing = c.(*atomic.Int64)
-	}
+	w := &Writer{s: s, l: l, ctx: wctx, cancel: cancel}
 	w.ow = s.vfs.newObjectWriter(wctx, l.be, l.key(), w.metadata)
 	return w
-}
-
-// quotaKey names l's mount in VFS.writing.
-func (l loc) quotaKey() string { return l.be.name + "\x00" + l.base }
-
-// uncount takes the bytes this writer wrote out of its mount's count of
-// open writers' bytes, once it is closed or aborted. Under owMu.
-func (w *Writer) uncount() {
-	if w.writing != nil {
-		w.writing.Add(-w.counted)
-		w.counted = 0
-	}
-}
-
-// allowance returns how many bytes the open uploads to l's mount may
-// write together under its quota: the quota less what the files below the
-// mount hold now, of which replaced bytes (the file the upload replaces)
-// go. It is -1 without a quota. The usage is counted afresh for every
-// upload, by listing the mount (a LIST request per 1,000 objects on S3),
-// so that a change made anywhere counts at once; uploads running at the
-// same time through this node count against each other as they write
-// (see Writer.Write), those through other nodes only once stored.
-func (s *Session) allowance(ctx context.Context, l loc, replaced int64) (int64, error) {
-	if l.quota <= 0 {
-		return -1, nil
-	}
-	used, err := bytesBelow(ctx, l.be, l.base)
-	if err != nil {
-		return 0, err
-	}
-	return max(0, l.quota-used+replaced), nil
-}
-
-// bytesBelow returns the size of all objects below prefix on be, but for
-// the temporary files of uploads in progress on a local disk (their
-// writers count them).
-func bytesBelow(ctx context.Context, be *Backend, prefix string) (int64, error) {
-	used := int64(0)
-	it := be.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return used, nil
-		}
-		if err != nil {
-			return 0, classify(err)
-		}
-		if be.disk && isTempName(obj.Key) {
-			continue
-		}
-		used += obj.Size
-	}
-}
-
-// roomFor returns nil when size more bytes fit in the quota of l's mount,
-// besides what its open uploads have written, with replaced bytes freed;
-// else an error wrapping ErrQuotaExceeded.
-func (s *Session) roomFor(ctx context.Context, l loc, size, replaced int64) error {
-	avail, err := s.allowance(ctx, l, replaced)
-	if err != nil || avail < 0 {
-		return err
-	}
-	if c, ok := s.vfs.writing.Load(l.quotaKey()); ok {
-		avail -= c.(*atomic.Int64).Load()
-	}
-	if size > avail {
-		return fmt.Errorf("%w: %d bytes do not fit in the %d left", ErrQuotaExceeded, size, max(0, avail))
-	}
-	return nil
 }
 
 // newObjectWriter returns the writer for key on be: native multipart on
@@ -221,21 +144,13 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.owMu.Unlock()
 		return 0, pathErr("write", w.l.path, errAborted)
 	}
-	if w.writing != nil {
-		k := int64(len(p))
-		if w.writing.Add(k) > w.limit {
-			w.writing.Add(-k)
-			w.owMu.Unlock()
-			w.Abort()
-			return 0, pathErr("write", w.l.path, ErrQuotaExceeded)
-		}
-		w.counted += k
+	if err := w.reserve(int64(len(p))); err != nil {
+		w.owMu.Unlock()
+		w.Abort()
+		return 0, pathErr("write", w.l.path, err)
 	}
 	n, err := w.ow.Write(p)
-	if w.writing != nil && n < len(p) {
-		w.writing.Add(int64(n - len(p)))
-		w.counted -= int64(len(p) - n)
-	}
+	w.unreserve(int64(len(p) - n))
 	w.owMu.Unlock()
 	w.n += int64(n)
 	if err != nil {
@@ -253,7 +168,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 // holds the Writer: an Abort from another goroutine waits for it to return.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ow.(io.ReaderFrom)
-	if !ok || w.limit >= 0 { // under a quota, every byte goes through Write's check
+	if !ok || w.quota != nil { // under a quota, every byte goes through Write's check
 		return w.copyFrom(r)
 	}
 	w.owMu.Lock()
@@ -330,7 +245,7 @@ func (w *Writer) Close() error {
 	defer w.cancel()
 	w.owMu.Lock()
 	defer w.owMu.Unlock()
-	defer w.uncount() // stored, its bytes are in the listing
+	defer w.endQuota(false)
 	if err := w.ctx.Err(); err != nil {
 		w.ow.abort()
 		return pathErr("close", w.l.path, err)
@@ -338,6 +253,7 @@ func (w *Writer) Close() error {
 	if err := w.ow.commit(); err != nil {
 		return pathErr("close", w.l.path, classify(err))
 	}
+	w.endQuota(true)
 	w.mu.Lock()
 	late, t := w.mtimeOK && !w.s.vfs.opts.IgnoreTimes, w.mtime
 	w.mu.Unlock()
@@ -377,7 +293,7 @@ func (w *Writer) Abort() {
 	w.cancel() // unblocks a Write in progress
 	w.owMu.Lock()
 	defer w.owMu.Unlock()
-	w.uncount()
+	w.endQuota(false)
 	w.ow.abort()
 }
 

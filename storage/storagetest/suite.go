@@ -1167,4 +1167,12 @@ func testQuota(f *fixture) {
 	if err := s.Rename(f.ctx, "/d", "/e"); err != nil {
 		f.t.Fatalf("a move inside the full home: %v", err)
 	}
+
+	// Space freed behind the node's back is found before a refusal.
+	for _, k := range []string{"e/x", "e/y", "e/w"} {
+		if err := f.raw.Delete(f.ctx, homePrefix+k); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	f.put(s, "/g", make([]byte, 100))
 }
