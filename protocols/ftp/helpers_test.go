@@ -61,7 +61,7 @@ type options struct {
 // "alice-pw") has her home at "/", a read-only /folder1 and a read-write
 // /folder2, on one bucket (S3 or local disk).
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	store    auth.Store
 	auth     *auth.Authenticator
 	reg      *auth.Registry
@@ -73,7 +73,7 @@ type env struct {
 	s3Bucket string
 }
 
-func newEnv(t *testing.T, o options) *env {
+func newEnv(t testing.TB, o options) *env {
 	t.Helper()
 	e := &env{t: t, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -286,12 +286,12 @@ func randomBytes(n int) []byte {
 // ctl is a raw control connection, for exact replies and misbehaving
 // clients.
 type ctl struct {
-	t  *testing.T
+	t  testing.TB
 	c  net.Conn
 	tp *textproto.Conn
 }
 
-func dialCtl(t *testing.T, addr string) (*ctl, int, string) {
+func dialCtl(t testing.TB, addr string) (*ctl, int, string) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -434,7 +434,7 @@ func hostPort(t *testing.T, addr string) (string, string) {
 	return h, p
 }
 
-func readAll(t *testing.T, r io.Reader) []byte {
+func readAll(t testing.TB, r io.Reader) []byte {
 	t.Helper()
 	b, err := io.ReadAll(r)
 	if err != nil {
