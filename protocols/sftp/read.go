@@ -148,7 +148,7 @@ func (fr *fileReader) ReadAt(p []byte, off int64) (int, error) {
 func (fr *fileReader) wantUpTo(o int64) {
 	if fr.ring == nil {
 		n := min(fr.window, fr.size)
-		if !fr.sess.srv.windows.take(n) {
+		if !fr.sess.srv.windows.TryAcquire(n) {
 			fr.sess.log.Debug("download without a window: the window budget is spent", "path", fr.name)
 			fr.direct = true
 			if fr.r != nil {
@@ -297,7 +297,7 @@ func (fr *fileReader) Close() error {
 		fr.r = nil
 	}
 	fr.ring = nil
-	fr.sess.srv.windows.give(fr.held)
+	fr.sess.srv.windows.Release(fr.held)
 	fr.sess.endTransfer()
 	fr.sess.audit("download", fr.name, nil, "bytes", fr.sent, "size", fr.size, "reopens", fr.reopens,
 		"behind", fr.behind, "direct", fr.direct, "duration", time.Since(fr.started).Round(time.Millisecond))

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/wharf-gw/wharf/auth"
 	"github.com/wharf-gw/wharf/storage"
@@ -160,9 +161,12 @@ type Server struct {
 	log  *slog.Logger
 	keys []hostKey
 
-	ctx     context.Context // ends when Shutdown gives up waiting
-	cancel  context.CancelFunc
-	windows *memBudget // Config.WindowBudget
+	ctx    context.Context // ends when Shutdown gives up waiting
+	cancel context.CancelFunc
+	// windows is Config.WindowBudget, taken from without waiting: a
+	// transfer that finds too little left does without, so none ever
+	// waits on another's memory.
+	windows *semaphore.Weighted
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -197,7 +201,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cancel:    scancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
-		windows:   &memBudget{limit: cfg.WindowBudget},
+		windows:   semaphore.NewWeighted(cfg.WindowBudget),
 	}, nil
 }
 
@@ -603,27 +607,3 @@ func (s *Server) limits() *limits {
 	h := min(max(s.cfg.ReadWindow*4/5/size, 1), maxOpenFiles)
 	return &limits{packet: maxPacket, read: size, write: size, handles: uint64(h)}
 }
-
-// memBudget is memory that windows take from without waiting: one that
-// finds too little left does without (see Config.WindowBudget), so no
-// transfer ever waits on another's memory.
-type memBudget struct {
-	limit int64
-	used  atomic.Int64
-}
-
-// take reserves n bytes if that many are left.
-func (b *memBudget) take(n int64) bool {
-	for {
-		u := b.used.Load()
-		if u+n > b.limit {
-			return false
-		}
-		if b.used.CompareAndSwap(u, u+n) {
-			return true
-		}
-	}
-}
-
-// give returns n bytes taken before.
-func (b *memBudget) give(n int64) { b.used.Add(-n) }

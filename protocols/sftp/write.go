@@ -443,7 +443,7 @@ func (fw *fileWriter) cut(seg *segment, a, b int64) *segment {
 // budget unless the upload holds it already; false when the budget is
 // spent.
 func (fw *fileWriter) holdWindowLocked() bool {
-	if !fw.held && fw.sess.srv.windows.take(fw.window) {
+	if !fw.held && fw.sess.srv.windows.TryAcquire(fw.window) {
 		fw.held = true
 	}
 	return fw.held
@@ -621,7 +621,7 @@ func (fw *fileWriter) release() {
 	fw.pending = nil
 	if fw.held {
 		fw.held = false
-		fw.sess.srv.windows.give(fw.window)
+		fw.sess.srv.windows.Release(fw.window)
 	}
 	fw.cancel()
 	fw.sess.removeWriter(fw.name, fw)
