@@ -500,29 +500,26 @@ func activeLine(verb string, target netip.AddrPort) string {
 	return fmt.Sprintf("EPRT |%d|%s|%d|\r\n", proto, a, port)
 }
 
+// digits reports whether s is one or more ASCII digits: no sign, no
+// spaces, which strconv would take or the library would trim.
+func digits(s string) bool {
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
+}
+
 // decimal parses 1 to 5 ASCII digits, up to max.
 func decimal(s string, max int) (int, bool) {
-	if s == "" || len(s) > 5 {
+	if !digits(s) || len(s) > 5 {
 		return 0, false
 	}
-	v := 0
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		v = v*10 + int(s[i]-'0')
-	}
+	v, _ := strconv.Atoi(s)
 	return v, v <= max
 }
 
 // isOffset reports whether a REST argument is a byte offset: a
 // non-negative decimal integer that fits in an int64.
 func isOffset(arg string) bool {
-	if arg == "" || strings.TrimLeft(arg, "0123456789") != "" {
-		return false
-	}
 	_, err := strconv.ParseInt(arg, 10, 64)
-	return err == nil
+	return digits(arg) && err == nil
 }
 
 // checkMFMT returns why an MFMT argument ("YYYYMMDDHHMMSS[.sss] path",
@@ -531,9 +528,8 @@ func isOffset(arg string) bool {
 func checkMFMT(arg string) string {
 	const syntax = "MFMT needs a valid time and a path: MFMT YYYYMMDDHHMMSS[.sss] path (UTC)."
 	ts, name, _ := strings.Cut(arg, " ")
-	digits, frac, hasFrac := strings.Cut(ts, ".")
-	if name == "" || len(digits) != 14 || strings.TrimLeft(digits, "0123456789") != "" ||
-		hasFrac && (frac == "" || len(frac) > 9 || strings.TrimLeft(frac, "0123456789") != "") {
+	secs, frac, hasFrac := strings.Cut(ts, ".")
+	if name == "" || len(secs) != 14 || !digits(secs) || hasFrac && (len(frac) > 9 || !digits(frac)) {
 		return syntax
 	}
 	if _, err := time.Parse("20060102150405", ts); err != nil { // the library's layout; it reads the fraction too

@@ -128,9 +128,7 @@ func (f *download) count(n int) {
 
 // WriteTo is what the library's copy uses: one buffer, no extra copy.
 func (f *download) WriteTo(w io.Writer) (int64, error) {
-	if g, _ := guardConn(w, f.d.sess.srv.cfg.IdleTimeout); g != nil {
-		w = g
-	}
+	w = f.d.dataWriter(w)
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp

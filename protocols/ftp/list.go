@@ -205,10 +205,7 @@ var (
 // WriteTo is what the library's copy uses: the data connection gets the
 // idle timer if it has none yet (see guardConn).
 func (lt *listing) WriteTo(w io.Writer) (int64, error) {
-	if g, _ := guardConn(w, lt.d.sess.srv.cfg.IdleTimeout); g != nil {
-		w = g
-	}
-	return io.Copy(w, struct{ io.Reader }{lt})
+	return io.Copy(lt.d.dataWriter(w), struct{ io.Reader }{lt})
 }
 
 func (lt *listing) Read(p []byte) (int, error) {

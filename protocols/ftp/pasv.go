@@ -260,6 +260,15 @@ func guardConn(c any, idle time.Duration) (io.ReadWriter, *dataConn) {
 	return nil, nil
 }
 
+// dataWriter returns w, a download's or a listing's data connection,
+// under the idle timer (see guardConn).
+func (d *driver) dataWriter(w io.Writer) io.Writer {
+	if g, _ := guardConn(w, d.sess.srv.cfg.IdleTimeout); g != nil {
+		return g
+	}
+	return w
+}
+
 // tlsDeadlines puts the idle timer on an active TLS data connection: every
 // Read, and every tlsPiece of a Write, must move within it.
 type tlsDeadlines struct {

@@ -210,40 +210,29 @@ func TestActiveMode(t *testing.T) {
 	}
 	defer l.Close()
 	p := l.Addr().(*net.TCPAddr).Port
-	r.expect(fmt.Sprintf("PORT 127,0,0,1,%d,%d", p>>8, p&0xff), 200)
-	done := make(chan string)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			done <- err.Error()
-			return
+	// retr has the server send f.txt to l after cmd, and checks it.
+	retr := func(cmd string) {
+		t.Helper()
+		r.expect(cmd, 200)
+		done := make(chan string)
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			defer c.Close()
+			b, _ := io.ReadAll(c)
+			done <- string(b)
+		}()
+		r.expect("RETR /f.txt", 150)
+		if got := <-done; got != "hello" {
+			t.Fatalf("active RETR after %s: %q", cmd, got)
 		}
-		defer c.Close()
-		b, _ := io.ReadAll(c)
-		done <- string(b)
-	}()
-	r.expect("RETR /f.txt", 150)
-	if got := <-done; got != "hello" {
-		t.Fatalf("active RETR: %q", got)
+		r.want(226)
 	}
-	r.want(226)
-
+	retr(fmt.Sprintf("PORT 127,0,0,1,%d,%d", p>>8, p&0xff))
 	// EPRT with another delimiter (RFC 2428 allows it; the library's
 	// parser does not): the library gets the target as we read it.
-	r.expect(fmt.Sprintf("EPRT !1!127.0.0.1!%d!", p), 200)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			done <- err.Error()
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(c)
-		done <- string(b)
-	}()
-	r.expect("RETR /f.txt", 150)
-	if got := <-done; got != "hello" {
-		t.Fatalf("active RETR after EPRT: %q", got)
-	}
-	r.want(226)
+	retr(fmt.Sprintf("EPRT !1!127.0.0.1!%d!", p))
 }
