@@ -166,9 +166,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 // wrapping ErrSourceFailed and leaves the Writer as it was; a failure to
 // store the data aborts the upload, as a failed Write does. Like Write, it
 // holds the Writer: an Abort from another goroutine waits for it to return.
+//
+// Under a quota, an *io.LimitedReader whose N bytes all fit takes the same
+// way, its N bytes reserved first; any other reader, or one that does not
+// fit, is copied through Write, which refuses the first byte past the
+// quota and no byte before it.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ow.(io.ReaderFrom)
-	if !ok || w.quota != nil { // under a quota, every byte goes through Write's check
+	if !ok {
 		return w.copyFrom(r)
 	}
 	w.owMu.Lock()
@@ -179,7 +184,17 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		w.owMu.Unlock()
 		return 0, pathErr("write", w.l.path, errAborted)
 	}
+	var held int64
+	if w.quota != nil {
+		lr, limited := r.(*io.LimitedReader)
+		if !limited || w.reserve(max(lr.N, 0)) != nil {
+			w.owMu.Unlock()
+			return w.copyFrom(r)
+		}
+		held = max(lr.N, 0)
+	}
 	n, err := rf.ReadFrom(r)
+	w.unreserve(held - n)
 	w.owMu.Unlock()
 	w.n += n
 	return n, w.readFromError(err)

@@ -50,6 +50,7 @@ const (
 
 type options struct {
 	s3       bool
+	native   bool                  // on local disk, write files natively (as wharf serve does), not through fileblob
 	s3srv    *storagetest.S3Server // a server of the test's own instead of the shared one
 	cfg      func(*ftp.Config)
 	defender func(*auth.DefenderConfig)
@@ -117,12 +118,16 @@ func newEnv(t testing.TB, o options) *env {
 		e.bucket = e.s3.OpenBucket(t, e.s3Bucket)
 		opts.S3Bucket = e.s3Bucket
 	} else {
-		b, err := fileblob.OpenBucket(t.TempDir(), &fileblob.Options{NoTempDir: true, CreateDir: true})
+		dir := t.TempDir()
+		b, err := fileblob.OpenBucket(dir, &fileblob.Options{NoTempDir: true, CreateDir: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
 		e.bucket = b
+		if o.native {
+			opts.LocalDir = dir
+		}
 	}
 	home, err := storage.NewBackend("home", e.bucket, opts)
 	if err != nil {
@@ -318,12 +323,18 @@ func dialTLS(t *testing.T, addr string) *ctl {
 // dialLogin opens a raw control connection and logs alice in.
 func (e *env) dialLogin() *ctl {
 	e.t.Helper()
+	return e.dialLoginAs("alice", "alice-pw")
+}
+
+// dialLoginAs opens a raw control connection and logs user in.
+func (e *env) dialLoginAs(user, password string) *ctl {
+	e.t.Helper()
 	r, code, msg := dialCtl(e.t, e.srv.Addr())
 	if code != 220 {
 		e.t.Fatalf("greeting: %d %s", code, msg)
 	}
-	r.expect("USER alice", 331)
-	r.expect("PASS alice-pw", 230)
+	r.expect("USER "+user, 331)
+	r.expect("PASS "+password, 230)
 	return r
 }
 

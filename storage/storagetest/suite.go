@@ -1097,6 +1097,32 @@ func testQuota(f *fixture) {
 		f.t.Fatalf("ReadFrom past the quota: %v", err)
 	}
 	f.sameBytes(s, "/a", bytes.Repeat([]byte("a"), 60))
+
+	// Length-limited readers (the FTP front end's pieces): one whose
+	// limit fits is reserved whole and what it did not bring is given
+	// back; one whose limit does not fit still gets every byte that does.
+	w, err = s.Create(f.ctx, "/a")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for i, c := range []struct {
+		data, limit int64
+		ok          bool
+	}{
+		{40, 100, true},  // 60 of the reserved 100 given back
+		{50, 1000, true}, // a limit past the quota, bytes within it
+		{20, 20, false},  // 10 fit, the 11th does not: the upload fails
+	} {
+		n, err := w.ReadFrom(io.LimitReader(bytes.NewReader(make([]byte, c.data)), c.limit))
+		switch {
+		case c.ok && (err != nil || n != c.data):
+			f.t.Fatalf("limited ReadFrom %d (%d of %d bytes): %d, %v", i, c.data, c.limit, n, err)
+		case !c.ok && !errors.Is(err, storage.ErrQuotaExceeded):
+			f.t.Fatalf("limited ReadFrom %d past the quota: %d, %v", i, n, err)
+		}
+	}
+	w.Abort()
+	f.sameBytes(s, "/a", bytes.Repeat([]byte("a"), 60))
 	f.put(s, "/a", bytes.Repeat([]byte("A"), 100))
 
 	// An append keeps its bytes counted.
