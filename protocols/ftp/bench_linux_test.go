@@ -1,6 +1,7 @@
 package ftp_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -13,50 +14,78 @@ import (
 	"github.com/wharf-gw/wharf/auth"
 )
 
-// BenchmarkRETR measures a 256 MiB RETR from the local disk over loopback:
-// throughput, and the write system calls the process made per RETR
-// (nearly all of them the server's writes to the data connection):
+// BenchmarkRETR measures a 256 MiB RETR of a text file (80-byte lines)
+// from the local disk over loopback, in binary (TYPE I) and in ASCII
+// (TYPE A, each LF sent as CRLF): throughput, and the write system calls
+// the process made per RETR (nearly all of them the server's writes to the
+// data connection):
 //
 //	go test ./protocols/ftp -run '^$' -bench RETR -benchtime 5x
 func BenchmarkRETR(b *testing.B) {
 	const size = 256 << 20
 	e := newEnv(b, options{})
-	e.put(homePrefix+"big.bin", randomBytes(size))
-	r := e.dialLogin()
-	b.SetBytes(size)
-	writes := 0
-	b.ResetTimer()
-	for range b.N {
-		d := r.epsv()
-		w0 := procWrites(b)
-		r.expect("RETR /big.bin", 150)
-		n, err := io.Copy(io.Discard, d)
-		if err != nil || n != size {
-			b.Fatalf("RETR: %d bytes, %v", n, err)
-		}
-		r.want(226)
-		writes += procWrites(b) - w0
+	e.put(homePrefix+"big.txt", textBytes(size))
+	for _, typ := range []string{"I", "A"} {
+		b.Run("type="+typ, func(b *testing.B) {
+			r := e.dialLogin()
+			r.expect("TYPE "+typ, 200)
+			want := int64(size)
+			if typ == "A" {
+				want += size / 80
+			}
+			b.SetBytes(size)
+			writes := 0
+			b.ResetTimer()
+			for range b.N {
+				d := r.epsv()
+				w0 := procWrites(b)
+				r.expect("RETR /big.txt", 150)
+				n, err := io.Copy(io.Discard, d)
+				if err != nil || n != want {
+					b.Fatalf("RETR: %d bytes, %v; want %d", n, err, want)
+				}
+				r.want(226)
+				writes += procWrites(b) - w0
+			}
+			b.ReportMetric(float64(writes)/float64(b.N), "writes/op")
+		})
 	}
-	b.ReportMetric(float64(writes)/float64(b.N), "writes/op")
 }
 
-// BenchmarkSTOR measures a 256 MiB STOR to the local disk, written as
-// wharf serve writes it, over loopback, with and without a quota on the
-// home: throughput, the read system calls the process made per STOR, and
-// the process's CPU time per STOR (the client's included, the same in
-// both). The kernel splices what the data connection receives into the
-// file, so the server reads (nearly) nothing itself; a copy through the
-// process would read every 256 KiB or so.
+// textBytes returns n bytes of text in lines of 80 bytes, LF included
+// (n a multiple of 80 or not).
+func textBytes(n int) []byte {
+	line := strings.Repeat("0123456789", 8)[:79] + "\n"
+	return []byte(strings.Repeat(line, n/80+1)[:n])
+}
+
+// BenchmarkSTOR measures a 256 MiB STOR of a text file to the local disk,
+// written as wharf serve writes it, over loopback: in binary with and
+// without a quota on the home, and in ASCII (the client sending CRLF
+// lines). It reports throughput, the read system calls the process made
+// per STOR, and the process's CPU time per STOR (the client's included,
+// the same in all). In binary the kernel splices what the data connection
+// receives into the file, so the server reads (nearly) nothing itself; a
+// copy through the process reads every 256 KiB or so.
 //
 //	go test ./protocols/ftp -run '^$' -bench STOR -benchtime 5x
 func BenchmarkSTOR(b *testing.B) {
 	const size = 256 << 20
-	data := randomBytes(size)
-	for _, quota := range []int64{0, 1 << 40} {
-		b.Run(fmt.Sprintf("quota=%d", quota), func(b *testing.B) {
+	text := textBytes(size)
+	crlf := bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n"))
+	for _, c := range []struct {
+		typ   string
+		quota int64
+	}{{"I", 0}, {"I", 1 << 40}, {"A", 0}} {
+		b.Run(fmt.Sprintf("type=%s/quota=%d", c.typ, c.quota), func(b *testing.B) {
 			e := newEnv(b, options{native: true})
-			e.addUser("quinn", "quinn-pw", func(u *auth.User) { u.Limits.QuotaBytes = quota })
+			e.addUser("quinn", "quinn-pw", func(u *auth.User) { u.Limits.QuotaBytes = c.quota })
 			r := e.dialLoginAs("quinn", "quinn-pw")
+			r.expect("TYPE "+c.typ, 200)
+			data := text
+			if c.typ == "A" {
+				data = crlf
+			}
 			b.SetBytes(size)
 			reads, cpu := 0, time.Duration(0)
 			b.ResetTimer()

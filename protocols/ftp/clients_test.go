@@ -15,8 +15,8 @@ import (
 )
 
 // Real clients, when installed (always in CI): curl over plain FTP,
-// explicit FTPS and implicit FTPS, uploading, downloading, listing and
-// appending (APPE).
+// explicit FTPS and implicit FTPS, uploading, downloading, listing,
+// appending (APPE), and in ASCII mode.
 func TestCurl(t *testing.T) {
 	t.Parallel()
 	curl := requireTool(t, "curl")
@@ -30,6 +30,11 @@ func TestCurl(t *testing.T) {
 	tailData := []byte("appended by curl\n")
 	tail := filepath.Join(dir, "tail.txt")
 	if err := os.WriteFile(tail, tailData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	textData := []byte("first line\nsecond line\n\nlast, without an end")
+	text := filepath.Join(dir, "text.txt")
+	if err := os.WriteFile(text, textData, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, port := hostPort(t, e.srv.Addr())
@@ -62,6 +67,19 @@ func TestCurl(t *testing.T) {
 			mustRun(t, time.Minute, curl, append(base, "--append", "-T", tail, remote+"up%20load.bin")...)
 			if got := e.get(homePrefix + c.name + "/up load.bin"); !bytes.Equal(got, append(slices.Clone(data), tailData...)) {
 				t.Fatalf("append: %d bytes differ", len(got))
+			}
+
+			// ASCII mode (-B, TYPE A): curl sends every LF as CRLF and
+			// turns CRLF back into LF. The file is stored with LFs, and a
+			// CRLF already in a stored file is sent as it is, not as
+			// CR CR LF (which curl would keep a CR of).
+			mustRun(t, time.Minute, curl, append(base, "-B", "-T", text, remote)...)
+			if got := e.get(homePrefix + c.name + "/text.txt"); !bytes.Equal(got, textData) {
+				t.Fatalf("ASCII upload stored %q, want %q", got, textData)
+			}
+			e.put(homePrefix+c.name+"/dos.txt", []byte("a\r\nb\nc"))
+			if got := mustRun(t, time.Minute, curl, append(base, "-B", remote+"dos.txt")...); got != "a\nb\nc" {
+				t.Fatalf("ASCII download: %q", got)
 			}
 		})
 	}

@@ -205,9 +205,22 @@ func (c *ctrlConn) command(line string) error {
 			return nil
 		}
 		line = activeLine(verb, target)
+	case "TYPE":
+		if ascii, ok := transferType(arg); ok && s.loggedIn() {
+			s.ascii.Store(ascii)
+		}
+	case "SIZE":
+		if s.ascii.Load() {
+			c.reply(550, "SIZE is not allowed in ASCII mode: send TYPE I first.")
+			return nil
+		}
 	case "REST":
 		if !isOffset(arg) {
 			c.reply(501, "REST needs a byte offset: a non-negative decimal integer.")
+			return nil
+		}
+		if s.ascii.Load() {
+			c.reply(501, "Resuming transfers is not allowed in ASCII mode: send TYPE I first.")
 			return nil
 		}
 	case "MFMT":

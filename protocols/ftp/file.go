@@ -40,7 +40,7 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 			return nil, err
 		}
 		d.sess.srv.handleOpened()
-		f := &download{d: d, name: name, r: r, offset: offset, start: time.Now()}
+		f := &download{d: d, name: name, r: r, offset: offset, ascii: d.sess.ascii.Load(), start: time.Now()}
 		d.sess.startTransfer("download", name, f.ended)
 		return f, nil
 	}
@@ -73,7 +73,7 @@ func (d *driver) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		return nil, err
 	}
 	d.sess.srv.handleOpened()
-	u := &upload{d: d, op: op, name: name, w: w, cancel: cancel, start: time.Now()}
+	u := &upload{d: d, op: op, name: name, w: w, cancel: cancel, ascii: d.sess.ascii.Load(), start: time.Now()}
 	d.sess.setUpload(u)
 	d.sess.startTransfer(op, name, nil) // audited by commit
 	return u, nil
@@ -95,7 +95,8 @@ type download struct {
 	name   string
 	r      *storage.Reader
 	offset int64
-	n      atomic.Int64 // bytes sent
+	ascii  bool         // TYPE A: sent as network text (see ascii.go)
+	n      atomic.Int64 // bytes of the file sent
 	start  time.Time
 	once   sync.Once
 	sent
@@ -129,6 +130,9 @@ func (f *download) count(n int) {
 // WriteTo is what the library's copy uses: one buffer, no extra copy.
 func (f *download) WriteTo(w io.Writer) (int64, error) {
 	w = f.d.dataWriter(w)
+	if f.ascii {
+		w = newToCRLF(w)
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -197,6 +201,7 @@ type upload struct {
 	name   string
 	w      *storage.Writer
 	cancel context.CancelFunc // the writer's context
+	ascii  bool               // TYPE A: received as network text (see ascii.go)
 	start  time.Time
 	once   sync.Once
 
@@ -239,6 +244,9 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 	var dc *dataConn
 	if g, d := guardConn(r, u.d.sess.srv.cfg.IdleTimeout); g != nil {
 		r, dc = g, d
+	}
+	if u.ascii { // converted, so neither spliced nor read by pending bytes
+		r, dc = newToLF(r), nil
 	}
 	var total int64
 	for {

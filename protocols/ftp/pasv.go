@@ -224,14 +224,12 @@ func (c *dataConn) unacked() int {
 }
 
 // Active-mode data connections are dialled by the library itself, so no
-// dataListener wraps them. Binary-mode downloads, uploads and listings see
-// the connection (the library's copy hands it to their WriteTo or
-// ReadFrom) and put the same idle timer on it with guardConn: a plain
-// connection becomes a dataConn; a TLS one, on which a timed-out write
-// cannot be retried, gets a deadline per TLS record's worth of bytes.
-// TYPE A transfers with the library's line-ending conversion see only its
-// converter: on an active connection they keep the library's behaviour
-// (no idle timer on the data connection).
+// dataListener wraps them. Downloads, uploads and listings see the
+// connection (the library's copy hands it to their WriteTo or ReadFrom;
+// TYPE A is converted by them, not by the library) and put the same idle
+// timer on it with guardConn: a plain connection becomes a dataConn; a TLS
+// one, on which a timed-out write cannot be retried, gets a deadline per
+// TLS record's worth of bytes.
 
 // tlsPiece is what one write to an active TLS connection sends under one
 // deadline: a TLS record's payload, so the writes are those the
@@ -239,8 +237,8 @@ func (c *dataConn) unacked() int {
 const tlsPiece = 16 << 10
 
 // guardConn returns the data connection c under the idle timer: c itself
-// when it has one already, else a wrapper; nil when c is not a connection
-// (a TYPE A converter). It also returns the dataConn, if any, for the
+// when it has one already, else a wrapper; nil when c is not a
+// connection. It also returns the dataConn, if any, for the
 // splice of uploads to a local disk.
 func guardConn(c any, idle time.Duration) (io.ReadWriter, *dataConn) {
 	switch c := c.(type) {

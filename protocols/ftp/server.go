@@ -225,6 +225,7 @@ func (s *Server) settings(ep *endpoint) *ftpserver.Settings {
 		DisableActiveMode:       !s.cfg.ActiveMode,
 		DisableSite:             true, // SITE RMDIR is recursive and SITE bypasses nothing we could check
 		DefaultTransferType:     ftpserver.TransferTypeBinary,
+		DisableASCIIConversion:  true, // converted by us: see ascii.go
 		// Data connections only from the control connection's address.
 		PasvConnectionsCheck:   ftpserver.IPMatchRequired,
 		ActiveConnectionsCheck: ftpserver.IPMatchRequired,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -37,6 +38,8 @@ type session struct {
 	gone     chan struct{}
 	goneOnce sync.Once
 	endOnce  sync.Once
+
+	ascii atomic.Bool // TYPE A: transfers convert line ends (see ascii.go)
 
 	mu           sync.Mutex
 	user         string
@@ -170,6 +173,13 @@ func (s *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	s.mu.Unlock()
 	log.Info("logged in", "protocol", proto)
 	return &driver{sess: s, fs: fs, log: log}, nil
+}
+
+// loggedIn reports whether a user has logged in on the session.
+func (s *session) loggedIn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user != ""
 }
 
 // startTransfer records a transfer in the registry; it ends when its final

@@ -129,25 +129,28 @@ func TestActiveIdle(t *testing.T) {
 			return c
 		}
 
-		activeConn("RETR /big.bin") // never read
-		start := time.Now()
-		if code, msg := r.read(); code != 426 {
-			t.Fatalf("%s: stalled active download: %d %q", name, code, msg)
-		}
-		if s := time.Since(start); s > 10*idle {
-			t.Fatalf("%s: stalled active download failed after %v", name, s)
-		}
+		for _, typ := range []string{"I", "A"} { // TYPE A converts line ends on the way
+			r.expect("TYPE "+typ, 200)
+			activeConn("RETR /big.bin") // never read
+			start := time.Now()
+			if code, msg := r.read(); code != 426 {
+				t.Fatalf("%s, TYPE %s: stalled active download: %d %q", name, typ, code, msg)
+			}
+			if s := time.Since(start); s > 10*idle {
+				t.Fatalf("%s, TYPE %s: stalled active download failed after %v", name, typ, s)
+			}
 
-		d := activeConn("STOR /big.bin")
-		if _, err := d.Write(randomBytes(1000)); err != nil {
-			t.Fatal(err)
+			d := activeConn("STOR /big.bin")
+			if _, err := d.Write(randomBytes(1000)); err != nil {
+				t.Fatal(err)
+			}
+			if code, msg := r.read(); code != 426 {
+				t.Fatalf("%s, TYPE %s: stalled active upload: %d %q", name, typ, code, msg)
+			}
+			if got := e.get(homePrefix + "big.bin"); !bytes.Equal(got, data) {
+				t.Fatalf("%s, TYPE %s: stalled active upload replaced the file (%d bytes)", name, typ, len(got))
+			}
+			r.expect("NOOP", 200) // the session goes on
 		}
-		if code, msg := r.read(); code != 426 {
-			t.Fatalf("%s: stalled active upload: %d %q", name, code, msg)
-		}
-		if got := e.get(homePrefix + "big.bin"); !bytes.Equal(got, data) {
-			t.Fatalf("%s: stalled active upload replaced the file (%d bytes)", name, len(got))
-		}
-		r.expect("NOOP", 200) // the session goes on
 	}
 }

@@ -110,3 +110,56 @@ func TestAbortListing(t *testing.T) {
 	}
 	e.waitLog(want)
 }
+
+// TYPE A transfers carry network text: a download puts a CR before every
+// LF without one, an upload drops the CR of every CRLF, on S3 and on the
+// local disk, through buffers larger than the converters' (and the
+// library's 4 KiB lines). SIZE and REST are refused in ASCII mode, and
+// TYPE I goes back to the stored bytes.
+func TestASCII(t *testing.T) {
+	t.Parallel()
+	var text strings.Builder
+	text.WriteString("l1\nl2\r\nlone\rCR\n\n")
+	for i := range 20000 {
+		fmt.Fprintf(&text, "line %d %s\n", i, strings.Repeat("x", i%300))
+	}
+	text.WriteString(strings.Repeat("y", 9000) + "\r\n" + "no end\r")
+	stored := text.String()
+	toNet := strings.ReplaceAll(strings.ReplaceAll(stored, "\r\n", "\n"), "\n", "\r\n")
+	for _, s3 := range []bool{false, true} {
+		e := newEnv(t, options{s3: s3})
+		e.put(homePrefix+"t.txt", []byte(stored))
+		r := e.dialLogin()
+		r.expect("TYPE A", 200)
+		r.expect("SIZE /t.txt", 550)
+		r.expect("REST 0", 501)
+		d := r.epsv()
+		r.expect("RETR /t.txt", 150)
+		if got := string(readAll(t, d)); got != toNet {
+			t.Fatalf("s3 %v: TYPE A download: %d bytes, want %d", s3, len(got), len(toNet))
+		}
+		r.want(226)
+
+		d = r.epsv()
+		r.expect("STOR /up.txt", 150)
+		if _, err := d.Write([]byte(toNet)); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		r.want(226)
+		if got := string(e.get(homePrefix + "up.txt")); got != strings.ReplaceAll(toNet, "\r\n", "\n") {
+			t.Fatalf("s3 %v: TYPE A upload stored %d bytes, want %d", s3, len(got), len(stored))
+		}
+
+		r.expect("TYPE I", 200)
+		if msg := r.expect("SIZE /t.txt", 213); msg != fmt.Sprint(len(stored)) {
+			t.Fatalf("s3 %v: SIZE in TYPE I: %s", s3, msg)
+		}
+		d = r.epsv()
+		r.expect("RETR /t.txt", 150)
+		if got := string(readAll(t, d)); got != stored {
+			t.Fatalf("s3 %v: TYPE I download changed the bytes", s3)
+		}
+		r.want(226)
+	}
+}
