@@ -457,3 +457,41 @@ func TestListOptions(t *testing.T) {
 	r.expect("LIST -la /nowhere", 550)
 	r.expect("LIST -- -nowhere", 550)
 }
+
+// A listing of a name with shell wildcards that names nothing lists what
+// it matches in its directory, as Windows' ftp relies on for mget and
+// mdelete (NLST *.csv); a name that exists, wildcards or not, lists
+// itself. MLSD takes no pattern.
+func TestListPattern(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	for _, k := range []string{"a.txt", "b.txt", "c.csv", ".hidden.txt", "star*.dat", "sub/d.txt", "sub/e.csv"} {
+		e.put(homePrefix+k, []byte(k))
+	}
+	e.put(roPrefix+"cat.pdf", []byte("pdf"))
+	r := e.dialLogin()
+	for _, c := range []struct {
+		cmd  string
+		want []string
+	}{
+		{"NLST *.txt", []string{"a.txt", "b.txt"}},
+		{"NLST -l *.csv", []string{"c.csv"}},
+		{"NLST .*.txt", []string{".hidden.txt"}},
+		{"NLST ?.t[x]t", []string{"a.txt", "b.txt"}},
+		{"NLST sub/*", []string{"sub/d.txt", "sub/e.csv"}},
+		{"NLST /sub/*.csv", []string{"sub/e.csv"}},
+		{"NLST /folder1/*.pdf", []string{"folder1/cat.pdf"}},
+		{"NLST star*.dat", []string{"star*.dat"}}, // the file of that name
+		{"NLST *.none", nil},
+	} {
+		if got := r.list(c.cmd); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.cmd, got, c.want)
+		}
+	}
+	if got := r.list("LIST *.csv"); len(got) != 1 || !strings.HasSuffix(got[0], " c.csv") {
+		t.Errorf("LIST *.csv: %q", got)
+	}
+	for _, cmd := range []string{"MLSD *.txt", "NLST nowhere/*.txt", "NLST a.txt/*", "NLST [", "LIST *.txt/x"} {
+		r.expect(cmd, 550)
+	}
+}

@@ -121,26 +121,39 @@ func stripOptions(arg string) string {
 // openListing starts the listing req asks for, in the working directory
 // cwd: the argument, without options, resolves as the library resolves
 // it, a file lists as itself (except for MLSD), and NLST names are
-// relative to cwd.
+// relative to cwd. A last path element with shell wildcards that names
+// nothing (NLST *.csv, as Windows' ftp sends for mget) lists the entries
+// of its directory it matches (see matchName); MLSD takes a directory
+// only, as RFC 3659 says.
 func (d *driver) openListing(req *listRequest, cwd string) (ftpserver.FileTransfer, error) {
 	ctx := d.sess.ctx
 	name := absPath(cwd, stripOptions(req.arg))
+	lt := &listing{d: d, verb: req.verb, cwd: cwd, name: name}
 	fi, err := d.fs.Stat(ctx, name)
+	if errors.Is(err, storage.ErrNotExist) && req.verb != "MLSD" && isPattern(path.Base(name)) {
+		lt.match = path.Base(name)
+		if dfi, derr := d.fs.Stat(ctx, path.Dir(name)); derr != nil || dfi.IsDir() {
+			fi, err = dfi, derr
+		}
+	}
 	if err != nil {
 		return nil, mapError(d.log, "list", name, err)
 	}
-	lt := &listing{d: d, verb: req.verb, cwd: cwd, name: name}
 	if !fi.IsDir() {
 		if req.verb == "MLSD" {
 			return nil, reply(msgNotDir)
 		}
 		lt.parent, lt.page = path.Dir(name), []os.FileInfo{fi}
 	} else {
-		ls, err := d.fs.List(ctx, name)
+		dir := name
+		if lt.match != "" {
+			dir = path.Dir(name)
+		}
+		ls, err := d.fs.List(ctx, dir)
 		if err != nil {
 			return nil, mapError(d.log, "list", name, err)
 		}
-		lt.parent, lt.ls = name, ls
+		lt.parent, lt.ls = dir, ls
 		// The first page before the data connection opens: an outage is
 		// a 451 to the command, not a broken transfer.
 		if err := lt.fetch(); err != nil {
@@ -149,6 +162,26 @@ func (d *driver) openListing(req *listRequest, cwd string) (ftpserver.FileTransf
 	}
 	d.sess.startTransfer("list", name, lt.ended)
 	return lt, nil
+}
+
+// isPattern reports whether a name has shell wildcards (* ? [...]) that
+// make a valid pattern.
+func isPattern(s string) bool {
+	if !strings.ContainsAny(s, "*?[") {
+		return false
+	}
+	_, err := path.Match(s, "")
+	return err == nil
+}
+
+// matchName reports whether name matches pattern as a shell matches it:
+// a leading dot only when the pattern has it too.
+func matchName(pattern, name string) bool {
+	if strings.HasPrefix(name, ".") && !strings.HasPrefix(pattern, ".") {
+		return false
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
 }
 
 // absPath resolves p as ftpserverlib does.
@@ -189,6 +222,7 @@ type listing struct {
 	cwd    string
 	name   string
 	parent string          // the directory NLST names are relative to
+	match  string          // a pattern entries must match (see matchName); "" lists all
 	ls     *storage.Lister // nil when listing one file
 	page   []os.FileInfo   // entries not yet formatted
 	buf    []byte          // formatted entries
@@ -243,7 +277,9 @@ func (lt *listing) fetch() error {
 		return mapError(lt.d.log, "list", lt.name, err)
 	}
 	for _, fi := range page {
-		lt.page = append(lt.page, fi)
+		if lt.match == "" || matchName(lt.match, fi.Name()) {
+			lt.page = append(lt.page, fi)
+		}
 	}
 	return nil
 }
