@@ -199,3 +199,26 @@ func (s *Session) roomFor(ctx context.Context, l loc, size, replaced int64) erro
 		}
 	}
 }
+
+// Space returns the quota of the mount that holds name, and what the
+// files below it hold, counted afresh (a listing of the mount), plus the
+// uploads in progress through this node. quota is 0, and used too, when
+// the mount has no quota.
+func (s *Session) Space(ctx context.Context, name string) (quota, used int64, err error) {
+	l, err := s.resolve("space", name)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !s.visible(l.path) {
+		return 0, 0, pathErr("space", l.path, ErrNotExist)
+	}
+	if l.quota <= 0 {
+		return 0, 0, nil
+	}
+	st := s.quotaState(l)
+	n, _, err := s.usage(ctx, l, st, true)
+	if err != nil {
+		return 0, 0, pathErr("space", l.path, err)
+	}
+	return l.quota, n + st.writing.Load(), nil
+}

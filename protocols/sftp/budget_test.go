@@ -139,4 +139,21 @@ func TestQuota(t *testing.T) {
 	if !bytes.Equal(e.object("users/quinn/a.bin"), data) {
 		t.Fatal("the replacement was not stored")
 	}
+
+	// statvfs (OpenSSH's df) shows the quota, and what is left of it,
+	// files written directly in the bucket included.
+	if err := c.Remove("/a.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if vfs, err := c.StatVFS("/"); err != nil || vfs.FreeSpace() != 1<<20 {
+		t.Fatalf("statvfs of an empty home: %v, %+v", err, vfs)
+	}
+	e.putObject("users/quinn/direct.bin", make([]byte, 256<<10))
+	vfs, err := c.StatVFS("/")
+	if err != nil || vfs.TotalSpace() != 1<<20 || vfs.FreeSpace() != 768<<10 {
+		t.Fatalf("statvfs under the quota: %v, total %d, free %d; want %d, %d", err, vfs.TotalSpace(), vfs.FreeSpace(), 1<<20, 768<<10)
+	}
+	if _, err := c.StatVFS("/nowhere/../.."); err != nil {
+		t.Fatalf("statvfs of the root: %v", err)
+	}
 }

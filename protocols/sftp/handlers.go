@@ -360,14 +360,28 @@ func (h *handler) setstat(ctx context.Context, r *sftp.Request, name string) err
 	return toStatus(err)
 }
 
-// StatVFS answers statvfs@openssh.com. Object stores have no fixed size:
-// it reports a large, mostly free filesystem.
-func (h *handler) StatVFS(*sftp.Request) (*sftp.StatVFS, error) {
+// StatVFS answers statvfs@openssh.com (OpenSSH's df, WinSCP's space
+// dialog, rclone about). Below a quota it reports the quota as the size
+// and what is left of it as free; elsewhere, object stores having no fixed
+// size, a large, mostly free filesystem.
+func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
 	const bsize = 4096
-	const blocks = 1 << 40 / bsize * 1024 // 1 PiB
+	s := h.sess
+	s.inflight.Add(1) // counting the usage may list the whole home
+	defer s.inflight.Add(-1)
+	ctx, cancel := s.opCtx(r)
+	defer cancel()
+	quota, used, err := s.st.Space(ctx, canonical(r.Filepath))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	blocks, free := uint64(1<<40/bsize*1024), uint64(1<<40/bsize*1024) // 1 PiB
+	if quota > 0 {
+		blocks, free = uint64((quota+bsize-1)/bsize), uint64(max(0, quota-used)/bsize)
+	}
 	return &sftp.StatVFS{
 		Bsize: bsize, Frsize: bsize,
-		Blocks: blocks, Bfree: blocks, Bavail: blocks,
+		Blocks: blocks, Bfree: free, Bavail: free,
 		Files: 1 << 32, Ffree: 1 << 32, Favail: 1 << 32,
 		Namemax: acl.MaxSegmentLen,
 	}, nil

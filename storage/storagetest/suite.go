@@ -1071,6 +1071,20 @@ func testQuota(f *fixture) {
 	s := f.session(f.raw, referencePolicy(f.t, 100))
 	f.put(s, "/a", bytes.Repeat([]byte("a"), 60))
 	f.put(s, "/folder2/big", make([]byte, 1000)) // another mount
+	if err := f.raw.WriteAll(f.ctx, homePrefix+"sub/direct", make([]byte, 7), nil); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path        string
+		quota, used int64
+	}{{"/", 100, 67}, {"/sub", 100, 67}, {"/folder2", 0, 0}} {
+		if q, u, err := s.Space(f.ctx, c.path); err != nil || q != c.quota || u != c.used {
+			f.t.Fatalf("Space(%s) = %d, %d, %v; want %d, %d", c.path, q, u, err, c.quota, c.used)
+		}
+	}
+	if err := f.raw.Delete(f.ctx, homePrefix+"sub/direct"); err != nil {
+		f.t.Fatal(err)
+	}
 
 	w, err := s.Create(f.ctx, "/b")
 	if err != nil {
