@@ -24,10 +24,11 @@ type driver struct {
 }
 
 var (
-	_ ftpserver.ClientDriver                      = (*driver)(nil)
-	_ ftpserver.ClientDriverExtentionFileTransfer = (*driver)(nil)
-	_ ftpserver.ClientDriverExtensionFileList     = (*driver)(nil)
-	_ ftpserver.ClientDriverExtensionRemoveDir    = (*driver)(nil)
+	_ ftpserver.ClientDriver                        = (*driver)(nil)
+	_ ftpserver.ClientDriverExtentionFileTransfer   = (*driver)(nil)
+	_ ftpserver.ClientDriverExtensionFileList       = (*driver)(nil)
+	_ ftpserver.ClientDriverExtensionRemoveDir      = (*driver)(nil)
+	_ ftpserver.ClientDriverExtensionAvailableSpace = (*driver)(nil)
 )
 
 func (d *driver) Name() string { return "wharf" }
@@ -147,6 +148,20 @@ func (d *driver) Chtimes(name string, _, mtime time.Time) error {
 
 // What FTP never asks for (SITE is disabled; transfers go through
 // GetHandle, listings through ReadDir).
+
+// GetAvailableSpace answers AVBL: what is left of the quota of the mount
+// that holds dir, counted afresh. Without a quota there is no limit to
+// report (550).
+func (d *driver) GetAvailableSpace(dir string) (int64, error) {
+	quota, used, err := d.fs.Space(d.sess.ctx, dir)
+	if err != nil {
+		return 0, mapError(d.log, "space", dir, err)
+	}
+	if quota == 0 {
+		return 0, errNoQuota
+	}
+	return max(0, quota-used), nil
+}
 
 func (d *driver) MkdirAll(string, os.FileMode) error { return errUnsupported }
 func (d *driver) RemoveAll(string) error             { return errUnsupported }

@@ -31,6 +31,7 @@ const (
 	msgInvalidName     = "File name not allowed."                                                                 // → 553 on every command
 	msgInvalidArgument = "Invalid argument: modification times from 1970 to 2262-04-11 (UTC) only can be stored." // → 501; the storage's one such value
 	msgQuota           = "Quota exceeded."
+	msgNoQuota         = "No quota here: the space is not limited."
 	msgUnavailable     = "Storage temporarily unavailable, try again later." // → 451
 	msgUnsupported     = "Operation not supported."
 	msgClosed          = "Connection closed."
@@ -59,7 +60,7 @@ const (
 func ourMessage(s string) bool {
 	switch s {
 	case msgNotExist, msgPermission, msgExist, msgNotEmpty, msgIsDir, msgNotDir, msgInvalidName, msgInvalidArgument,
-		msgQuota, msgUnavailable, msgUnsupported, msgClosed, msgFailed, msgRestUpload, msgChanged,
+		msgQuota, msgNoQuota, msgUnavailable, msgUnsupported, msgClosed, msgFailed, msgRestUpload, msgChanged,
 		msgSeek, msgAborted, msgClientGone, msgTooLarge, msgDataFailed, msgNotOpen, msgLoginFailed,
 		msgBanned, msgLoginDown, msgUserSessions, msgDataOpen, msgNoPassive, msgNoIPv4, msgInternal:
 		return true
@@ -88,6 +89,7 @@ var (
 	errDataFailed  = reply(msgDataFailed)
 	errNotOpen     = reply(msgNotOpen)
 	errUnsupported = reply(msgUnsupported)
+	errNoQuota     = reply(msgNoQuota)
 	errLoginFailed = reply(msgLoginFailed)
 	errBanned      = reply(msgBanned)
 	errLoginDown   = reply(msgLoginDown)

@@ -253,4 +253,22 @@ func TestQuota(t *testing.T) {
 	if !bytes.Equal(e.get("users/quinn/a.bin"), data) {
 		t.Fatal("the replacement was not stored")
 	}
+
+	// AVBL: what is left of the quota, files written directly in the
+	// bucket included; 550 where there is no quota.
+	e.put("users/quinn/direct.bin", make([]byte, 1000))
+	r := e.dialLoginAs("quinn", "quinn-pw")
+	if feat := r.expect("FEAT", 211); !strings.Contains(feat, "\n AVBL") {
+		t.Fatalf("FEAT lacks AVBL:\n%s", feat)
+	}
+	if err := cl.Delete("/a.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if msg := r.expect("AVBL", 213); msg != fmt.Sprint(1<<20-1000) {
+		t.Fatalf("AVBL: %q, want %d", msg, 1<<20-1000)
+	}
+	r.expect("AVBL /missing", 550)
+	if msg := e.dialLogin().expect("AVBL /", 550); !strings.Contains(msg, "No quota") {
+		t.Fatalf("AVBL without a quota: %q", msg)
+	}
 }
