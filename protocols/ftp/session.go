@@ -29,7 +29,7 @@ type session struct {
 	ctrl   *ctrlConn
 	remote netip.AddrPort
 	reg    *auth.Conn
-	log    *slog.Logger
+	log    *slog.Logger // replaced by login under mu: other goroutines read it under mu
 
 	// ctx is the context of every storage call of the session; it is
 	// cancelled when the client is gone (afero has no contexts).
@@ -75,10 +75,10 @@ func (s *session) connected(ftpserver.ClientContext) {
 	defer s.mu.Unlock()
 	s.timer = time.AfterFunc(s.srv.cfg.LoginTimeout, func() {
 		s.mu.Lock()
-		in := s.user != ""
+		in, log := s.user != "", s.log
 		s.mu.Unlock()
 		if !in {
-			s.log.Info("login timeout: closing the connection")
+			log.Info("login timeout: closing the connection")
 			s.close()
 		}
 	})
@@ -129,12 +129,12 @@ func (s *session) end() {
 		}
 		s.srv.removeSession(s)
 		s.mu.Lock()
-		level := slog.LevelDebug
+		level, log := slog.LevelDebug, s.log
 		if s.user != "" {
 			level = slog.LevelInfo
 		}
 		s.mu.Unlock()
-		s.log.Log(context.Background(), level, "disconnected")
+		log.Log(context.Background(), level, "disconnected")
 	})
 }
 
@@ -379,12 +379,13 @@ func (a *admitListener) admit(raw net.Conn) {
 	}
 	sess.reg = reg
 	sess.log = log.With("session", reg.ID())
+	log = sess.log // the session's own is the library's once it has the connection (login adds the user)
 	srv.addSession(sess)
 	key := connKey(raw.LocalAddr(), raw.RemoteAddr())
 	srv.pending.Store(key, sess)
 	select {
 	case a.conns <- sess.ctrl:
-		sess.log.Debug("connected")
+		log.Debug("connected")
 	case <-a.done:
 		srv.pending.Delete(key)
 		sess.close()
