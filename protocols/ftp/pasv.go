@@ -290,6 +290,11 @@ func (t *tlsDeadlines) Write(p []byte) (int, error) {
 		n, err := t.c.Write(p[done:min(len(p), done+tlsPiece)])
 		done += n
 		if err != nil {
+			// The TLS stream is broken; closing the connection under it
+			// spares the library's Close the 5 s crypto/tls may wait to
+			// send its close_notify into a peer that reads nothing (seen
+			// in TestActiveIdle under load).
+			_ = t.c.NetConn().Close()
 			return done, err
 		}
 	}
