@@ -236,19 +236,9 @@ func BenchmarkS3QuotaUpload(b *testing.B) {
 				"far":      allSession(b, be, storage.Options{}, acl.Mount{Path: "/", Backend: be.Name(), Quota: 1 << 40}),
 				"near":     allSession(b, be, storage.Options{}, acl.Mount{Path: "/", Backend: be.Name(), Quota: int64(n) + 100}),
 			}
-			ctx := context.Background()
 			upload := func(s *storage.Session) float64 {
 				t0 := time.Now()
-				w, err := s.Create(ctx, "/small.txt")
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := w.Write([]byte("hello")); err != nil {
-					b.Fatal(err)
-				}
-				if err := w.Close(); err != nil {
-					b.Fatal(err)
-				}
+				putBytes(b, s, "/small.txt", []byte("hello"))
 				return float64(time.Since(t0).Microseconds()) / 1000
 			}
 			ms := map[string][]float64{}

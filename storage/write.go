@@ -170,7 +170,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Under a quota, an *io.LimitedReader whose N bytes all fit takes the same
 // way, its N bytes reserved first; any other reader, or one that does not
 // fit, is copied through Write, which refuses the first byte past the
-// quota and no byte before it.
+// quota and no byte before it. A usage that cannot be counted aborts the
+// upload, as in Write.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ow.(io.ReaderFrom)
 	if !ok {
@@ -186,12 +187,19 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var held int64
 	if w.quota != nil {
-		lr, limited := r.(*io.LimitedReader)
-		if !limited || w.reserve(max(lr.N, 0)) != nil {
-			w.owMu.Unlock()
-			return w.copyFrom(r)
+		err := ErrQuotaExceeded // not length-limited: every byte through Write
+		if lr, ok := r.(*io.LimitedReader); ok {
+			held = max(lr.N, 0)
+			err = w.reserve(held)
 		}
-		held = max(lr.N, 0)
+		if err != nil {
+			w.owMu.Unlock()
+			if errors.Is(err, ErrQuotaExceeded) {
+				return w.copyFrom(r) // Write refuses exactly the first byte past the quota
+			}
+			w.Abort() // the usage could not be counted
+			return 0, pathErr("write", w.l.path, err)
+		}
 	}
 	n, err := rf.ReadFrom(r)
 	w.unreserve(held - n)

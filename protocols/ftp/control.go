@@ -206,7 +206,7 @@ func (c *ctrlConn) command(line string) error {
 		}
 		line = activeLine(verb, target)
 	case "TYPE":
-		if ascii, ok := transferType(arg); ok && s.loggedIn() {
+		if ascii, ok := transferType(arg); ok && s.loggedIn() { // the library refuses TYPE before login
 			s.ascii.Store(ascii)
 		}
 	case "SIZE":

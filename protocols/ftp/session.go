@@ -74,10 +74,7 @@ func (s *session) connected(ftpserver.ClientContext) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.timer = time.AfterFunc(s.srv.cfg.LoginTimeout, func() {
-		s.mu.Lock()
-		in, log := s.user != "", s.log
-		s.mu.Unlock()
-		if !in {
+		if in, log := s.loginState(); !in {
 			log.Info("login timeout: closing the connection")
 			s.close()
 		}
@@ -128,12 +125,11 @@ func (s *session) end() {
 			s.reg.Close()
 		}
 		s.srv.removeSession(s)
-		s.mu.Lock()
-		level, log := slog.LevelDebug, s.log
-		if s.user != "" {
+		level := slog.LevelDebug
+		in, log := s.loginState()
+		if in {
 			level = slog.LevelInfo
 		}
-		s.mu.Unlock()
 		log.Log(context.Background(), level, "disconnected")
 	})
 }
@@ -175,12 +171,15 @@ func (s *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	return &driver{sess: s, fs: fs, log: log}, nil
 }
 
-// loggedIn reports whether a user has logged in on the session.
-func (s *session) loggedIn() bool {
+// loginState reports whether a user has logged in on the session, and
+// the session's logger (login replaces it).
+func (s *session) loginState() (bool, *slog.Logger) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.user != ""
+	return s.user != "", s.log
 }
+
+func (s *session) loggedIn() bool { in, _ := s.loginState(); return in }
 
 // startTransfer records a transfer in the registry; it ends when its final
 // reply has been sent (see replied), so that a drain never cuts a client

@@ -111,17 +111,7 @@ func TestQuota(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.addUser("quinn", "pw", func(u *auth.User) { u.Limits.QuotaBytes = 1 << 20 })
 	c := e.client("quinn", "pw")
-	put := func(name string, data []byte) error {
-		f, err := c.Create(name)
-		if err != nil {
-			return err
-		}
-		_, werr := f.Write(data)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		return werr
-	}
+	put := func(name string, data []byte) error { return tryWriteFile(c, name, data) }
 	if err := put("/a.bin", randomBytes(t, 600<<10)); err != nil {
 		t.Fatalf("upload within the quota: %v", err)
 	}

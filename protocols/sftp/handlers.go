@@ -366,6 +366,7 @@ func (h *handler) setstat(ctx context.Context, r *sftp.Request, name string) err
 // size, a large, mostly free filesystem.
 func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
 	const bsize = 4096
+	const unlimited = 1 << 40 / bsize * 1024 // blocks of 1 PiB
 	s := h.sess
 	s.inflight.Add(1) // counting the usage may list the whole home
 	defer s.inflight.Add(-1)
@@ -375,7 +376,7 @@ func (h *handler) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	blocks, free := uint64(1<<40/bsize*1024), uint64(1<<40/bsize*1024) // 1 PiB
+	blocks, free := uint64(unlimited), uint64(unlimited)
 	if quota > 0 {
 		blocks, free = uint64((quota+bsize-1)/bsize), uint64(max(0, quota-used)/bsize)
 	}

@@ -17,16 +17,23 @@ import (
 
 func writeFile(t *testing.T, c *sftp.Client, name string, data []byte) {
 	t.Helper()
+	if err := tryWriteFile(c, name, data); err != nil {
+		t.Fatalf("upload %s: %v", name, err)
+	}
+}
+
+// tryWriteFile uploads data to name and returns the first failure of the
+// create, the write or the close.
+func tryWriteFile(c *sftp.Client, name string, data []byte) error {
 	f, err := c.Create(name)
 	if err != nil {
-		t.Fatalf("create %s: %v", name, err)
+		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		t.Fatalf("write %s: %v", name, err)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		t.Fatalf("close %s: %v", name, err)
-	}
+	return err
 }
 
 func readFile(t *testing.T, c *sftp.Client, name string) []byte {
