@@ -2,9 +2,10 @@
 # bench/sftp/compare.sh A B: two wharf binaries side by side. Each serves
 # the same file from its own data directory; OpenSSH's sftp client
 # downloads and uploads it to each in turn (the order alternates every
-# round), and every transfer prints its rate, wharf's CPU seconds per GiB,
-# the whole machine's, and wharf's peak RSS. For telling whether a change
-# helps when the run-to-run noise of bench/sftp/run.sh hides it.
+# round), and every transfer prints its rate, the CPU seconds per GiB of
+# wharf, of the client (sftp and its ssh) and of the whole machine, and
+# wharf's peak RSS. For telling whether a change helps when the
+# run-to-run noise of bench/sftp/run.sh hides it.
 #
 # Environment (defaults in brackets):
 #   BACKEND [local]   local, or s3 (versitygw, as bench/sftp/run.sh finds it)
@@ -70,9 +71,15 @@ src_sha=$(sha256sum "$tmp/src.bin" | cut -d' ' -f1)
 hz=$(getconf CLK_TCK)
 cpu_all() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# children_cpu: the CPU seconds of this shell's children that have ended
+# (sftp with its ssh), as the builtin times, run in this shell before,
+# wrote them to $tmp/times.
+children_cpu() {
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, f, "m"); t += f[1] * 60 + f[2] } print t }' "$tmp/times"
+}
 
 run() { # NAME DIR
-	local n=$1 d=$2 line out c0 c1 a0 a1 t0 t1 rss
+	local n=$1 d=$2 line out c0 c1 a0 a1 k0 k1 t0 t1 rss
 	out=$DEST
 	[[ $DEST == /dev/null ]] || out=$DEST/wharf-compare-$$.bin
 	case $d in
@@ -85,19 +92,22 @@ run() { # NAME DIR
 	esac
 	sync
 	echo 5 >"/proc/${pid[$n]}/clear_refs"
-	c0=$(cpu_of "${pid[$n]}") a0=$(cpu_all) t0=$(date +%s%N)
+	times >"$tmp/times" # here, not in a subshell: a subshell's children are not this shell's
+	k0=$(children_cpu) c0=$(cpu_of "${pid[$n]}") a0=$(cpu_all) t0=$(date +%s%N)
 	sftp_to "$n" "$line"
 	t1=$(date +%s%N) c1=$(cpu_of "${pid[$n]}") a1=$(cpu_all)
+	times >"$tmp/times"
+	k1=$(children_cpu)
 	rss=$(awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/${pid[$n]}/status")
 	if [[ $d == down && $out != /dev/null ]]; then
 		[[ $(sha256sum "$out" | cut -d' ' -f1) == "$src_sha" ]] || { echo "compare: $n: download differs" >&2; exit 1; }
 		rm -f "$out"
 	fi
 	awk -v n="$n" -v d="$d" -v b=$((SIZE_MB << 20)) -v ns=$((t1 - t0)) -v c=$((c1 - c0)) -v a=$((a1 - a0)) \
-		-v hz="$hz" -v rss="$rss" 'BEGIN {
+		-v k=$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }') -v hz="$hz" -v rss="$rss" 'BEGIN {
 			gib = b / 1073741824
-			printf "%s %-4s %7.1f MiB/s  wharf %.2f  machine %.2f CPU s/GiB  peak RSS %d MiB\n",
-				n, d, b / 1048576 / (ns / 1e9), c / hz / gib, a / hz / gib, rss }'
+			printf "%s %-4s %7.1f MiB/s  wharf %.2f  client %.2f  machine %.2f CPU s/GiB  peak RSS %d MiB\n",
+				n, d, b / 1048576 / (ns / 1e9), c / hz / gib, k / gib, a / hz / gib, rss }'
 }
 echo "A = $A"
 echo "B = $B"

@@ -260,14 +260,23 @@ cpu_sshd() {
 	awk '{ print $16 + $17 }' "/proc/$sshd_pid/stat"
 }
 cpu_none() { echo 0; }
+# children_cpu: the CPU ticks of this shell's children that have ended
+# (the clients: sftp with its ssh, or the direct S3 client), as the
+# builtin times, run in this shell before, wrote them to $tmp/times.
+children_cpu() {
+	awk -v hz="$hz" 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, f, "m"); t += f[1] * 60 + f[2] } printf "%d", t * hz }' "$tmp/times"
+}
 cpu_all() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; } # the whole machine
 
 # timed KEY CPUFN CMD...: runs CMD, records the MiB/s of $xfer_bytes
-# under KEY and the server CPU seconds (CPUFN) under cpu/KEY.
+# under KEY, the server CPU seconds (CPUFN) under cpu/KEY, the client's
+# under client/KEY and the whole machine's under all/KEY.
 timed() {
-	local key=$1 cpufn=$2 t0 t1 c0 c1 a0 a1 rate cpu all
+	local key=$1 cpufn=$2 t0 t1 c0 c1 a0 a1 k0 k1 rate cpu all client
 	shift 2
 	sync
+	times >"$tmp/times" # here, not in a subshell: a subshell's children are not this shell's
+	k0=$(children_cpu)
 	c0=$($cpufn)
 	a0=$(cpu_all)
 	t0=$(date +%s%N)
@@ -275,13 +284,17 @@ timed() {
 	t1=$(date +%s%N)
 	a1=$(cpu_all)
 	c1=$($cpufn)
+	times >"$tmp/times"
+	k1=$(children_cpu)
 	rate=$(awk -v b="$xfer_bytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (ns / 1e9) }')
 	cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
 	all=$(awk -v t=$((a1 - a0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+	client=$(awk -v t=$((k1 - k0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
 	echo "$key $rate" >>"$results"
 	echo "all/$key $all" >>"$results"
+	echo "client/$key $client" >>"$results"
 	[[ $cpufn == cpu_none ]] || echo "cpu/$key $cpu" >>"$results"
-	log "  $key: $rate MiB/s, server CPU $cpu s, machine CPU $all s"
+	log "  $key: $rate MiB/s, server CPU $cpu s, client CPU $client s, machine CPU $all s"
 }
 
 # check LABEL FILE: FILE must hold the source data.
@@ -436,7 +449,8 @@ cname() { # CIPHER: the negotiated name, shortened
 
 echo
 echo "wharf SFTP benchmark: $SIZE_MB MiB, $ROUNDS rounds; medians in MiB/s, all runs in [brackets];"
-echo "CPU:w, CPU:o = server CPU seconds per transfer (wharf; sshd + sftp-server); ALL = whole machine's"
+echo "CPU:w, CPU:o = server CPU seconds per transfer (wharf; sshd + sftp-server); CL = the client's"
+echo "(sftp with its ssh; or the direct S3 client); ALL = the whole machine's"
 echo "$(nproc) CPUs, $(ssh -V 2>&1 | cut -d, -f1), $(go env GOVERSION), sftp-server: ${SFTP_SERVER:-internal-sftp}"
 echo "servers store files under $tmp; downloads go to $dl"
 if has local; then
@@ -458,7 +472,7 @@ if has s3; then
 	echo
 	echo "S3 (versitygw, loopback): wharf SFTP vs direct S3 client (PUT: 8 MiB parts x 4; GET: one stream)"
 	echo "targets: upload >= $T_S3_UP x direct, download >= $T_S3_DOWN x direct"
-	printf '%-24s %-4s %7s %7s %5s %-4s %6s %6s %6s  %s\n' cipher dir wharf direct ratio "" CPU:w ALL:w ALL:d "runs wharf"
+	printf '%-24s %-4s %7s %7s %5s %-4s %6s %6s %6s %6s %6s  %s\n' cipher dir wharf direct ratio "" CPU:w CL:w CL:d ALL:w ALL:d "runs wharf"
 	for c in $CIPHERS; do
 		for d in up down; do
 			w=$(median "s3/$c/$d/wharf")
@@ -466,8 +480,9 @@ if has s3; then
 			q=$(ratio "$w" "$o")
 			t=$T_S3_UP
 			[[ $d == down ]] && t=$T_S3_DOWN
-			printf '%-24s %-4s %7s %7s %5s %-4s %6s %6s %6s  [%s]\n' "$(cname "$c")" "$d" "$w" "$o" "$q" \
+			printf '%-24s %-4s %7s %7s %5s %-4s %6s %6s %6s %6s %6s  [%s]\n' "$(cname "$c")" "$d" "$w" "$o" "$q" \
 				"$(verdict "$q" "$t")" "$(median "cpu/s3/$c/$d/wharf" %.2f)" \
+				"$(median "client/s3/$c/$d/wharf" %.2f)" "$(median "client/s3/$d/direct" %.2f)" \
 				"$(median "all/s3/$c/$d/wharf" %.2f)" "$(median "all/s3/$d/direct" %.2f)" "$(runs "s3/$c/$d/wharf")"
 		done
 	done
