@@ -158,10 +158,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 
 // gcHeadroom is the garbage a serving process lets accumulate between
 // collections, unless GOGC is set (see internal/gctune). Measured with
-// bench/sftp, it keeps the peak RSS of a 1 GiB SFTP upload to S3 under
-// 96 MiB, while the collector runs a few dozen times per GiB transferred
-// instead of hundreds.
-const gcHeadroom = 16 << 20
+// bench/sftp/compare.sh (S3, 1 GiB uploads, 3 rounds each), 12 MiB kept
+// the peak RSS of an SFTP upload at 87–88 MiB against 91–99 MiB for
+// 16 MiB, at the same rate and CPU. At about two bytes of garbage per
+// byte uploaded, that is some 170 collections per GiB.
+const gcHeadroom = 12 << 20
 
 // tuneGC starts the GC tuner when the environment does not set GOGC; the
 // returned function stops it.

@@ -83,7 +83,13 @@ run() { # NAME DIR
 	out=$DEST
 	[[ $DEST == /dev/null ]] || out=$DEST/wharf-compare-$$.bin
 	case $d in
-	down) line="get f.bin $out" ;;
+	down) # warmed as bench/sftp/run.sh's warm_dl does
+		line="get f.bin $out"
+		if [[ $out != /dev/null ]]; then
+			head -c $((SIZE_MB << 20)) /dev/zero >"$out"
+			rm -f "$out"
+		fi
+		;;
 	up) line="put $tmp/src.bin up.bin" ;;
 	reput) # the stored file holds the first 15/16: reput sends the rest
 		sftp_to "$n" "put $tmp/head.bin re.bin"
