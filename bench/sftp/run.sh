@@ -299,11 +299,11 @@ timed() {
 
 # warm_dl: writes and removes a file of the transfer's size where the
 # downloads go, just before a timed download. On the development VM the
-# first download after an upload cost the client twice the CPU of one
-# that followed a download, whichever server it came from: writing into
-# memory just freed is cheaper than into memory left alone for a while.
-# Warming it the same way before every download keeps the order of a
-# round out of the figures.
+# first download after an upload cost the client 1.3-2.3 times the CPU
+# of one that followed a download, whichever server it came from:
+# writing into memory just freed is cheaper than into memory left alone
+# for a while. Warming it the same way before every download keeps the
+# order of a round out of the figures.
 warm_dl() {
 	head -c "$xfer_bytes" /dev/zero >"$dl/warm.bin"
 	rm -f "$dl/warm.bin"
