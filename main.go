@@ -160,7 +160,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 // collections, unless GOGC is set (see internal/gctune). Measured with
 // bench/sftp/compare.sh (S3, 1 GiB uploads, 3 rounds each), 12 MiB kept
 // the peak RSS of an SFTP upload at 87–88 MiB against 91–99 MiB for
-// 16 MiB, at the same rate and CPU; GODEBUG=gctrace=1 counted about 240
+// 16 MiB, at the same rate and CPU (bench/sftp/run.sh, the highest of six
+// uploads, still saw 94 MiB); GODEBUG=gctrace=1 counted about 240
 // collections per GiB uploaded, 2 % of the CPU.
 const gcHeadroom = 12 << 20
 

@@ -83,9 +83,9 @@ run() { # NAME DIR
 	out=$DEST
 	[[ $DEST == /dev/null ]] || out=$DEST/wharf-compare-$$.bin
 	case $d in
-	down) # warmed as bench/sftp/run.sh's warm_dl does
+	down)
 		line="get f.bin $out"
-		if [[ $out != /dev/null ]]; then
+		if [[ $out != /dev/null ]]; then # warmed, as bench/sftp/run.sh's warm_dl explains
 			head -c $((SIZE_MB << 20)) /dev/zero >"$out"
 			rm -f "$out"
 		fi
